@@ -1,0 +1,145 @@
+//! The `ControlPlane` facade: the one entry point hosts call.
+
+use crate::auth::oidc::{OidcConfig, OidcProvider};
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{CoreError, Result};
+use crate::secrets::SecretBox;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Default lifetime of a login session.
+pub const DEFAULT_SESSION_TTL: chrono::Duration = chrono::Duration::days(7);
+/// Setting key: whether self-registration is open.
+pub const SETTING_REGISTRATION: &str = "registration_enabled";
+
+/// Everything a Helix control plane does, over one store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ControlPlane {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) secrets: SecretBox,
+    pub(crate) clock: SharedClock,
+    pub(crate) session_ttl: chrono::Duration,
+    pub(crate) registration_default: bool,
+    pub(crate) oidc: Option<OidcProvider>,
+}
+
+impl ControlPlane {
+    /// Starts building a control plane.
+    pub fn builder() -> ControlPlaneBuilder {
+        ControlPlaneBuilder::default()
+    }
+
+    /// The store, for hosts that need health checks.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The secret box (encrypts provider keys and the like).
+    pub fn secrets(&self) -> &SecretBox {
+        &self.inner.secrets
+    }
+
+    /// The current time by this control plane's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Login-session lifetime (hosts set the cookie's Max-Age from it).
+    pub fn session_ttl(&self) -> chrono::Duration {
+        self.inner.session_ttl
+    }
+
+    /// Whether SSO login is configured.
+    pub fn oidc_enabled(&self) -> bool {
+        self.inner.oidc.is_some()
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ready(&self) -> Result<()> {
+        self.inner.store.ping().await
+    }
+
+    pub(crate) fn store_ref(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn oidc(&self) -> Result<&OidcProvider> {
+        self.inner
+            .oidc
+            .as_ref()
+            .ok_or(CoreError::NotConfigured("sso (oidc)"))
+    }
+}
+
+/// Builds a [`ControlPlane`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ControlPlaneBuilder {
+    store: Option<Arc<dyn Store>>,
+    secrets: Option<SecretBox>,
+    clock: Option<SharedClock>,
+    session_ttl: Option<chrono::Duration>,
+    registration: Option<bool>,
+    oidc: Option<OidcConfig>,
+}
+
+impl ControlPlaneBuilder {
+    /// The store (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The secret box (required).
+    pub fn secrets(mut self, secrets: SecretBox) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Login-session lifetime (default 7 days).
+    pub fn session_ttl(mut self, ttl: chrono::Duration) -> Self {
+        self.session_ttl = Some(ttl);
+        self
+    }
+
+    /// Whether self-registration is open when no admin has set it (default true).
+    /// The first user can always register, so a fresh instance can be set up.
+    pub fn registration_enabled(mut self, enabled: bool) -> Self {
+        self.registration = Some(enabled);
+        self
+    }
+
+    /// Enables SSO through an OpenID Connect provider.
+    pub fn oidc(mut self, config: OidcConfig) -> Self {
+        self.oidc = Some(config);
+        self
+    }
+
+    /// Builds the control plane.
+    pub fn build(self) -> Result<ControlPlane> {
+        let store = self.store.ok_or(CoreError::NotConfigured("store"))?;
+        let secrets = self.secrets.ok_or(CoreError::NotConfigured("secret box"))?;
+        let oidc = self.oidc.map(OidcProvider::new).transpose()?;
+        Ok(ControlPlane {
+            inner: Arc::new(Inner {
+                store,
+                secrets,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                session_ttl: self.session_ttl.unwrap_or(DEFAULT_SESSION_TTL),
+                registration_default: self.registration.unwrap_or(true),
+                oidc,
+            }),
+        })
+    }
+}

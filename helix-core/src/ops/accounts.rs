@@ -1,0 +1,306 @@
+//! Accounts: registration, login, logout, authentication, instance settings.
+
+use super::validate;
+use crate::auth::{password, token, AuthMethod, Credentials, Principal};
+use crate::authz;
+use crate::control_plane::{ControlPlane, SETTING_REGISTRATION};
+use crate::error::{CoreError, Result};
+use crate::id::{OrgId, UserId};
+use crate::model::{Org, User};
+use crate::store::{AdminRule, LoginSessionRecord, NewUser};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An API key's last-used time is written at most this often.
+const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Self-registration with email and password.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Email address; becomes the login.
+    pub email: String,
+    /// Password, 8 characters or more.
+    pub password: String,
+    /// Display name (defaults to the part of the email before `@`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Login with email and password.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A new login session. The host puts `session_token` in an HttpOnly cookie and
+/// hands `csrf_token` to the client.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// The signed-in user.
+    pub user: User,
+    /// The session secret (cookie value); never stored in clear.
+    pub session_token: String,
+    /// The CSRF token to echo in `x-csrf-token`.
+    pub csrf_token: String,
+    /// When the session expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Instance settings a site admin can change.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSettings {
+    /// Whether anyone may register an account.
+    pub registration_enabled: bool,
+}
+
+/// A partial update of [`InstanceSettings`].
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettingsRequest {
+    /// Whether anyone may register an account.
+    #[serde(default)]
+    pub registration_enabled: Option<bool>,
+}
+
+impl ControlPlane {
+    /// Registers an account. The first account on an instance becomes site admin and
+    /// can always register; later ones need registration to be enabled. Each account
+    /// gets a personal org it owns.
+    #[tracing::instrument(skip_all, fields(email = %req.email))]
+    pub async fn register(&self, req: RegisterRequest) -> Result<User> {
+        let email = validate::email(&req.email)?;
+        password::validate(&req.password)?;
+        let default_name = email.split('@').next().unwrap_or_default().to_owned();
+        let name = validate::name("name", req.name.as_deref().unwrap_or(&default_name), 200)?;
+        let store = self.store_ref();
+        let has_users = store.has_users().await?;
+        if has_users && !self.registration_enabled().await? {
+            return Err(CoreError::RegistrationDisabled);
+        }
+        let pw = req.password;
+        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .map_err(CoreError::internal)??;
+        let user = self
+            .create_user_with_org(email, name, Some(hash), AdminRule::IfFirst)
+            .await?;
+        tracing::info!(user = %user.id, admin = user.is_admin, "user registered");
+        Ok(user)
+    }
+
+    pub(crate) async fn create_user_with_org(
+        &self,
+        email: String,
+        name: String,
+        password_hash: Option<String>,
+        admin: AdminRule,
+    ) -> Result<User> {
+        let now = self.now();
+        let user = self
+            .store_ref()
+            .create_user(&NewUser {
+                id: UserId::new(),
+                email,
+                name,
+                password_hash,
+                admin,
+                created_at: now,
+            })
+            .await?;
+        let org = Org {
+            id: OrgId::new(),
+            name: format!("{}'s org", user.name),
+            created_at: now,
+        };
+        self.store_ref().create_org(&org, &user.id).await?;
+        Ok(user)
+    }
+
+    /// Logs in with email and password and opens a login session.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, req: LoginRequest) -> Result<LoginOutcome> {
+        let email = req.email.trim().to_lowercase();
+        let store = self.store_ref();
+        let user = store.get_user_by_email(&email).await?;
+        let hash = match &user {
+            Some(u) => store.get_password_hash(&u.id).await?,
+            None => None,
+        };
+        // Verify against a dummy hash when there is no account or no password, so the
+        // answer takes the same time either way.
+        let known = hash.is_some();
+        let phc = hash.unwrap_or_else(|| password::dummy_hash().to_owned());
+        let pw = req.password;
+        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
+            .await
+            .map_err(CoreError::internal)?;
+        match user {
+            Some(user) if ok && known => self.open_session(user).await,
+            _ => Err(CoreError::InvalidCredentials),
+        }
+    }
+
+    pub(crate) async fn open_session(&self, user: User) -> Result<LoginOutcome> {
+        let now = self.now();
+        let session_token = token::random_token();
+        let csrf_token = token::random_token();
+        let expires_at = now + self.inner.session_ttl;
+        self.store_ref()
+            .create_login_session(&LoginSessionRecord {
+                token_hash: token::hash_token(&session_token),
+                user_id: user.id.clone(),
+                csrf_token: csrf_token.clone(),
+                created_at: now,
+                expires_at,
+            })
+            .await?;
+        Ok(LoginOutcome {
+            user,
+            session_token,
+            csrf_token,
+            expires_at,
+        })
+    }
+
+    /// Ends the caller's login session (a no-op for API-key callers).
+    pub async fn logout(&self, p: &Principal) -> Result<()> {
+        if let AuthMethod::Session { token_hash } = &p.method {
+            self.store_ref().delete_login_session(token_hash).await?;
+        }
+        Ok(())
+    }
+
+    /// Authenticates a request. An API key wins over a cookie; a cookie-authenticated
+    /// state-changing request must echo the session's CSRF token.
+    pub async fn authenticate(&self, creds: &Credentials) -> Result<Principal> {
+        if let Some(key) = &creds.api_key {
+            return self.authenticate_api_key(key).await;
+        }
+        let Some(tok) = &creds.session_token else {
+            return Err(CoreError::Unauthenticated);
+        };
+        let store = self.store_ref();
+        let hash = token::hash_token(tok);
+        let session = store
+            .get_login_session(&hash)
+            .await?
+            .ok_or(CoreError::InvalidCredentials)?;
+        if session.expires_at <= self.now() {
+            store.delete_login_session(&hash).await?;
+            return Err(CoreError::SessionExpired);
+        }
+        if creds.state_changing {
+            let sent = creds.csrf_token.as_deref().unwrap_or_default();
+            if !token::constant_time_eq(sent, &session.csrf_token) {
+                return Err(CoreError::CsrfFailed);
+            }
+        }
+        let user = store
+            .get_user(&session.user_id)
+            .await?
+            .ok_or(CoreError::InvalidCredentials)?;
+        Ok(Principal {
+            user,
+            method: AuthMethod::Session { token_hash: hash },
+        })
+    }
+
+    async fn authenticate_api_key(&self, key: &str) -> Result<Principal> {
+        if !key.starts_with(token::API_KEY_PREFIX) || key.len() > 256 {
+            return Err(CoreError::InvalidCredentials);
+        }
+        let store = self.store_ref();
+        let api_key = store
+            .find_api_key_by_hash(&token::hash_token(key))
+            .await?
+            .ok_or(CoreError::InvalidCredentials)?;
+        let now = self.now();
+        if api_key.revoked_at.is_some() || api_key.expires_at.is_some_and(|t| t <= now) {
+            return Err(CoreError::InvalidCredentials);
+        }
+        if api_key
+            .last_used_at
+            .is_none_or(|t| now - t >= TOUCH_INTERVAL)
+        {
+            store.touch_api_key(&api_key.id, now).await?;
+        }
+        let user = store
+            .get_user(&api_key.user_id)
+            .await?
+            .ok_or(CoreError::InvalidCredentials)?;
+        Ok(Principal {
+            user,
+            method: AuthMethod::ApiKey { key_id: api_key.id },
+        })
+    }
+
+    /// Whether self-registration is open now.
+    pub async fn registration_enabled(&self) -> Result<bool> {
+        Ok(
+            match self.store_ref().get_setting(SETTING_REGISTRATION).await? {
+                Some(v) => v == "true",
+                None => self.inner.registration_default,
+            },
+        )
+    }
+
+    /// Lists every user (site admins).
+    pub async fn list_users(&self, p: &Principal) -> Result<Vec<User>> {
+        authz::require_site_admin(p)?;
+        self.store_ref().list_users().await
+    }
+
+    /// Grants or revokes site admin (site admins; not on oneself, so an instance
+    /// always keeps the admin who did it).
+    pub async fn set_user_admin(
+        &self,
+        p: &Principal,
+        user: &UserId,
+        is_admin: bool,
+    ) -> Result<User> {
+        authz::require_site_admin(p)?;
+        if user == &p.user.id && !is_admin {
+            return Err(CoreError::Conflict(
+                "an admin cannot remove their own admin role".into(),
+            ));
+        }
+        let store = self.store_ref();
+        if !store.set_user_admin(user, is_admin).await? {
+            return Err(CoreError::not_found("user", user));
+        }
+        store
+            .get_user(user)
+            .await?
+            .ok_or_else(|| CoreError::not_found("user", user))
+    }
+
+    /// Reads instance settings (site admins).
+    pub async fn settings(&self, p: &Principal) -> Result<InstanceSettings> {
+        authz::require_site_admin(p)?;
+        Ok(InstanceSettings {
+            registration_enabled: self.registration_enabled().await?,
+        })
+    }
+
+    /// Changes instance settings (site admins).
+    pub async fn update_settings(
+        &self,
+        p: &Principal,
+        req: UpdateSettingsRequest,
+    ) -> Result<InstanceSettings> {
+        authz::require_site_admin(p)?;
+        if let Some(on) = req.registration_enabled {
+            self.store_ref()
+                .put_setting(SETTING_REGISTRATION, if on { "true" } else { "false" })
+                .await?;
+        }
+        self.settings(p).await
+    }
+}

@@ -1,0 +1,10 @@
+//! User operations of the [`ControlPlane`](crate::ControlPlane), one file per area.
+//! Each operation authenticates nothing itself: it takes a [`Principal`]
+//! (crate::auth::Principal) and asks [`authz`](crate::authz) before acting.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod apps;
+pub mod orgs;
+pub mod sso;
+mod validate;

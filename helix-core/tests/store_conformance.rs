@@ -1,0 +1,435 @@
+//! The storage conformance suite: every case runs on SQLite and on a real PostgreSQL
+//! (`HELIX_TEST_PG_URL`, started by scripts/test.sh; required in CI).
+
+use chrono::{Duration, Utc};
+use helix_core::clock::{Clock, SystemClock};
+use helix_core::id::*;
+use helix_core::model::*;
+use helix_core::store::{AdminRule, LoginSessionRecord, NewInteraction, NewUser, OidcFlowRecord};
+use helix_core::{ErrorCode, Store};
+use std::sync::Arc;
+
+fn now() -> chrono::DateTime<Utc> {
+    SystemClock.now()
+}
+
+async fn user(s: &dyn Store, email: &str, admin: AdminRule) -> User {
+    s.create_user(&NewUser {
+        id: UserId::new(),
+        email: email.into(),
+        name: email.split('@').next().unwrap().into(),
+        password_hash: Some("$argon2id$fake".into()),
+        admin,
+        created_at: now(),
+    })
+    .await
+    .unwrap()
+}
+
+async fn org(s: &dyn Store, owner: &User) -> Org {
+    let o = Org {
+        id: OrgId::new(),
+        name: "Acme".into(),
+        created_at: now(),
+    };
+    s.create_org(&o, &owner.id).await.unwrap();
+    o
+}
+
+async fn users(s: &dyn Store) {
+    assert!(!s.has_users().await.unwrap());
+    let a = user(s, "a@x.io", AdminRule::IfFirst).await;
+    let b = user(s, "b@x.io", AdminRule::IfFirst).await;
+    assert!(a.is_admin, "first user is admin");
+    assert!(!b.is_admin, "second user is not");
+    assert!(s.has_users().await.unwrap());
+    assert_eq!(s.get_user(&a.id).await.unwrap().unwrap(), a);
+    assert_eq!(s.get_user_by_email("b@x.io").await.unwrap().unwrap(), b);
+    assert!(s.get_user(&UserId::new()).await.unwrap().is_none());
+    assert_eq!(
+        s.get_password_hash(&a.id).await.unwrap().as_deref(),
+        Some("$argon2id$fake")
+    );
+    let dup = s
+        .create_user(&NewUser {
+            id: UserId::new(),
+            email: "a@x.io".into(),
+            name: "dup".into(),
+            password_hash: None,
+            admin: AdminRule::No,
+            created_at: now(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code(), ErrorCode::Conflict);
+    assert!(s.set_user_admin(&b.id, true).await.unwrap());
+    assert!(s.get_user(&b.id).await.unwrap().unwrap().is_admin);
+    assert!(!s.set_user_admin(&UserId::new(), true).await.unwrap());
+    let all = s.list_users().await.unwrap();
+    assert_eq!(
+        all.iter().map(|u| &u.id).collect::<Vec<_>>(),
+        vec![&a.id, &b.id]
+    );
+    // Timestamps keep millisecond precision.
+    assert_eq!(a.created_at.timestamp_subsec_micros() % 1000, 0);
+}
+
+async fn identities_sessions_flows(s: &dyn Store) {
+    let a = user(s, "a@x.io", AdminRule::No).await;
+    s.link_identity("https://idp", "sub-1", &a.id, now())
+        .await
+        .unwrap();
+    s.link_identity("https://idp", "sub-1", &a.id, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.find_identity("https://idp", "sub-1").await.unwrap(),
+        Some(a.id.clone())
+    );
+    assert_eq!(
+        s.find_identity("https://other", "sub-1").await.unwrap(),
+        None
+    );
+    let err = s
+        .link_identity("https://idp", "sub-2", &UserId::new(), now())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+
+    let rec = LoginSessionRecord {
+        token_hash: "h1".into(),
+        user_id: a.id.clone(),
+        csrf_token: "c1".into(),
+        created_at: now(),
+        expires_at: now() + Duration::hours(1),
+    };
+    s.create_login_session(&rec).await.unwrap();
+    let old = LoginSessionRecord {
+        token_hash: "h0".into(),
+        expires_at: now() - Duration::hours(1),
+        ..rec.clone()
+    };
+    s.create_login_session(&old).await.unwrap();
+    assert_eq!(s.get_login_session("h1").await.unwrap().unwrap(), rec);
+    assert_eq!(s.delete_expired_login_sessions(now()).await.unwrap(), 1);
+    assert!(s.get_login_session("h0").await.unwrap().is_none());
+    s.delete_login_session("h1").await.unwrap();
+    assert!(s.get_login_session("h1").await.unwrap().is_none());
+
+    let flow = OidcFlowRecord {
+        state: "st".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        return_to: "/".into(),
+        created_at: now(),
+    };
+    s.put_oidc_flow(&flow).await.unwrap();
+    assert_eq!(
+        s.put_oidc_flow(&flow).await.unwrap_err().code(),
+        ErrorCode::Conflict
+    );
+    assert_eq!(s.take_oidc_flow("st").await.unwrap(), Some(flow));
+    assert_eq!(
+        s.take_oidc_flow("st").await.unwrap(),
+        None,
+        "a state is usable once"
+    );
+}
+
+async fn api_keys_and_settings(s: &dyn Store) {
+    let a = user(s, "a@x.io", AdminRule::No).await;
+    let mk = |name: &str| ApiKey {
+        id: ApiKeyId::new(),
+        user_id: a.id.clone(),
+        name: name.into(),
+        prefix: "hx-abcdefg".into(),
+        created_at: now(),
+        last_used_at: None,
+        expires_at: Some(now() + Duration::days(1)),
+        revoked_at: None,
+    };
+    let k1 = mk("one");
+    s.create_api_key(&k1, "hash1").await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let k2 = mk("two");
+    s.create_api_key(&k2, "hash2").await.unwrap();
+    assert_eq!(
+        s.create_api_key(&mk("dup"), "hash1")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Conflict
+    );
+    assert_eq!(s.find_api_key_by_hash("hash1").await.unwrap().unwrap(), k1);
+    assert!(s.find_api_key_by_hash("nope").await.unwrap().is_none());
+    let listed = s.list_api_keys(&a.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|k| &k.name[..]).collect::<Vec<_>>(),
+        ["two", "one"]
+    );
+    let t = now();
+    s.touch_api_key(&k1.id, t).await.unwrap();
+    assert_eq!(
+        s.get_api_key(&k1.id).await.unwrap().unwrap().last_used_at,
+        Some(t)
+    );
+    assert!(s.revoke_api_key(&k1.id, t).await.unwrap());
+    assert!(
+        !s.revoke_api_key(&k1.id, t).await.unwrap(),
+        "revoking twice is a no-op"
+    );
+    assert_eq!(
+        s.get_api_key(&k1.id).await.unwrap().unwrap().revoked_at,
+        Some(t)
+    );
+
+    assert_eq!(s.get_setting("k").await.unwrap(), None);
+    s.put_setting("k", "1").await.unwrap();
+    s.put_setting("k", "2").await.unwrap();
+    assert_eq!(s.get_setting("k").await.unwrap().as_deref(), Some("2"));
+}
+
+async fn orgs_members_apps(s: &dyn Store) {
+    let a = user(s, "a@x.io", AdminRule::No).await;
+    let b = user(s, "b@x.io", AdminRule::No).await;
+    let o = org(s, &a).await;
+    assert_eq!(s.get_org(&o.id).await.unwrap().unwrap(), o);
+    assert_eq!(s.get_role(&o.id, &a.id).await.unwrap(), Some(Role::Owner));
+    assert_eq!(s.get_role(&o.id, &b.id).await.unwrap(), None);
+    s.put_member(&o.id, &b.id, Role::Member, now())
+        .await
+        .unwrap();
+    s.put_member(&o.id, &b.id, Role::Admin, now())
+        .await
+        .unwrap();
+    assert_eq!(s.get_role(&o.id, &b.id).await.unwrap(), Some(Role::Admin));
+    let err = s
+        .put_member(&o.id, &UserId::new(), Role::Member, now())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    let members = s.list_members(&o.id).await.unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0].email, "a@x.io");
+    assert_eq!(s.count_owners(&o.id).await.unwrap(), 1);
+    let mine = s.list_orgs_for_user(&b.id).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].role, Role::Admin);
+    let renamed = Org {
+        name: "Acme 2".into(),
+        ..o.clone()
+    };
+    assert!(s.update_org(&renamed).await.unwrap());
+    assert_eq!(s.get_org(&o.id).await.unwrap().unwrap().name, "Acme 2");
+
+    let app = App {
+        id: AppId::new(),
+        org_id: o.id.clone(),
+        created_by: a.id.clone(),
+        name: "Helper".into(),
+        description: String::new(),
+        system_prompt: "Be brief. ✓".into(),
+        model: "openai/gpt-4o-mini".into(),
+        settings: serde_json::json!({"temperature": 0.2}),
+        created_at: now(),
+        updated_at: now(),
+    };
+    s.create_app(&app).await.unwrap();
+    assert_eq!(s.get_app(&app.id).await.unwrap().unwrap(), app);
+    let bad = App {
+        id: AppId::new(),
+        org_id: OrgId::new(),
+        ..app.clone()
+    };
+    assert_eq!(
+        s.create_app(&bad).await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    let changed = App {
+        name: "Helper 2".into(),
+        settings: serde_json::json!({}),
+        ..app.clone()
+    };
+    assert!(s.update_app(&changed).await.unwrap());
+    assert_eq!(s.list_apps(&o.id).await.unwrap(), vec![changed]);
+
+    assert!(s.remove_member(&o.id, &b.id).await.unwrap());
+    assert!(!s.remove_member(&o.id, &b.id).await.unwrap());
+    assert!(s.delete_org(&o.id).await.unwrap());
+    assert!(
+        s.get_app(&app.id).await.unwrap().is_none(),
+        "apps go with their org"
+    );
+    assert!(s.list_orgs_for_user(&a.id).await.unwrap().is_empty());
+    assert!(s.list_all_orgs().await.unwrap().is_empty());
+}
+
+async fn providers_and_models(s: &dyn Store) {
+    let a = user(s, "a@x.io", AdminRule::No).await;
+    let o = org(s, &a).await;
+    let ep = ProviderEndpoint {
+        id: ProviderEndpointId::new(),
+        name: "openai".into(),
+        kind: ProviderKind::Openai,
+        base_url: "https://api.openai.com/v1".into(),
+        scope: Scope::Org {
+            org_id: o.id.clone(),
+        },
+        has_api_key: true,
+        created_at: now(),
+    };
+    let sealed = vec![1u8, 0, 255, 7];
+    s.create_provider_endpoint(&ep, Some(&sealed))
+        .await
+        .unwrap();
+    let (got, key) = s.get_provider_endpoint(&ep.id).await.unwrap().unwrap();
+    assert_eq!(got, ep);
+    assert_eq!(key, Some(sealed.clone()));
+    let dup = ProviderEndpoint {
+        id: ProviderEndpointId::new(),
+        ..ep.clone()
+    };
+    assert_eq!(
+        s.create_provider_endpoint(&dup, None)
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Conflict
+    );
+    let global = ProviderEndpoint {
+        id: ProviderEndpointId::new(),
+        scope: Scope::Global,
+        has_api_key: false,
+        ..ep.clone()
+    };
+    s.create_provider_endpoint(&global, None).await.unwrap();
+    assert_eq!(
+        s.list_provider_endpoints().await.unwrap(),
+        vec![ep.clone(), global.clone()]
+    );
+
+    let m = Model {
+        id: ModelId::new(),
+        provider_endpoint_id: ep.id.clone(),
+        name: "gpt-4o-mini".into(),
+        is_default: true,
+        context_length: Some(128_000),
+        created_at: now(),
+    };
+    s.create_model(&m).await.unwrap();
+    assert_eq!(s.list_models(Some(&ep.id)).await.unwrap(), vec![m.clone()]);
+    assert!(s.list_models(Some(&global.id)).await.unwrap().is_empty());
+    assert!(s.delete_provider_endpoint(&ep.id).await.unwrap());
+    assert!(
+        s.list_models(None).await.unwrap().is_empty(),
+        "models go with their endpoint"
+    );
+}
+
+async fn chat_sessions(s: Arc<dyn Store>) {
+    let a = user(s.as_ref(), "a@x.io", AdminRule::No).await;
+    let sess = ChatSession {
+        id: SessionId::new(),
+        owner_id: a.id.clone(),
+        org_id: None,
+        app_id: None,
+        name: "First chat".into(),
+        model: "m".into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    s.create_session(&sess).await.unwrap();
+    assert_eq!(s.get_session(&sess.id).await.unwrap().unwrap(), sess);
+    let new = |role, content: &str| NewInteraction {
+        id: InteractionId::new(),
+        session_id: sess.id.clone(),
+        role,
+        content: content.into(),
+        tool_calls: None,
+        tool_call_id: None,
+        state: InteractionState::Complete,
+        created_at: now(),
+    };
+    let first = s
+        .append_interaction(&new(MessageRole::User, "hi"))
+        .await
+        .unwrap();
+    assert_eq!(first.seq, 0);
+    let mut reply = s
+        .append_interaction(&NewInteraction {
+            state: InteractionState::Waiting,
+            ..new(MessageRole::Assistant, "")
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.seq, 1);
+    reply.content = "hello".into();
+    reply.state = InteractionState::Complete;
+    reply.tool_calls = Some(serde_json::json!([{"id": "c1", "type": "function"}]));
+    reply.usage = Some(TokenUsage {
+        prompt_tokens: 3,
+        completion_tokens: 1,
+    });
+    assert!(s.update_interaction(&reply).await.unwrap());
+
+    // Concurrent appends each get their own position.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        let n = new(MessageRole::User, &format!("m{i}"));
+        tasks.push(tokio::spawn(async move {
+            s.append_interaction(&n).await.map(|x| x.seq)
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (2..10).collect::<Vec<_>>());
+
+    let log = s.list_interactions(&sess.id).await.unwrap();
+    assert_eq!(log.len(), 10);
+    assert_eq!(log[1], reply);
+    let missing = NewInteraction {
+        session_id: SessionId::new(),
+        ..new(MessageRole::User, "x")
+    };
+    assert_eq!(
+        s.append_interaction(&missing).await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert!(s.rename_session(&sess.id, "Renamed", now()).await.unwrap());
+    assert_eq!(s.list_sessions(&a.id).await.unwrap()[0].name, "Renamed");
+    assert!(s.delete_session(&sess.id).await.unwrap());
+    assert!(s.list_interactions(&sess.id).await.unwrap().is_empty());
+}
+
+macro_rules! conformance {
+    ($($case:ident),* ; $($arc_case:ident),*) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $case() {
+                let (s, _dir) = helix_core::testing::sqlite_store().await;
+                super::$case(&s).await;
+            })*
+            $(#[tokio::test] async fn $arc_case() {
+                let (s, _dir) = helix_core::testing::sqlite_store().await;
+                super::$arc_case(std::sync::Arc::new(s)).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $case() {
+                if let Some(s) = helix_core::testing::postgres_store().await {
+                    super::$case(&s).await;
+                }
+            })*
+            $(#[tokio::test] async fn $arc_case() {
+                if let Some(s) = helix_core::testing::postgres_store().await {
+                    super::$arc_case(std::sync::Arc::new(s)).await;
+                }
+            })*
+        }
+    };
+}
+
+conformance!(users, identities_sessions_flows, api_keys_and_settings, orgs_members_apps, providers_and_models; chat_sessions);

@@ -1,0 +1,167 @@
+//! The crate's error type.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `helix-sched`.
+///
+/// Each variant carries a stable machine-readable [`code`](SchedError::code) that hosts
+/// map to HTTP statuses, Python exception classes or JS errors.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum SchedError {
+    /// A GGUF file could not be opened.
+    #[error("cannot open gguf file {path}")]
+    GgufOpen {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Reading a GGUF stream failed for a reason other than its end.
+    #[error("i/o error reading gguf at byte {offset}")]
+    GgufIo {
+        /// Byte offset of the field being read.
+        offset: u64,
+        /// The underlying I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The GGUF stream ended in the middle of a field.
+    #[error("gguf truncated at byte {offset} while reading {field}")]
+    GgufTruncated {
+        /// Byte offset of the field being read.
+        offset: u64,
+        /// What was being read.
+        field: &'static str,
+    },
+
+    /// The stream does not start with the `GGUF` magic.
+    #[error("not a gguf file: magic is {found:02x?}, expected \"GGUF\"")]
+    GgufBadMagic {
+        /// The first four bytes found.
+        found: [u8; 4],
+    },
+
+    /// The GGUF version is not one this crate reads (2 and 3 are supported).
+    #[error("unsupported gguf version {version} (supported: 2, 3)")]
+    GgufUnsupportedVersion {
+        /// The version found in the header.
+        version: u32,
+    },
+
+    /// A count or length in the file is above the configured [`GgufLimits`](crate::GgufLimits).
+    #[error("gguf {what} is {value} at byte {offset}, above the limit of {limit}")]
+    GgufLimitExceeded {
+        /// Which limit (for example `"string length"`).
+        what: &'static str,
+        /// The value found (or needed) in the file.
+        value: u64,
+        /// The configured limit.
+        limit: u64,
+        /// Byte offset of the field.
+        offset: u64,
+    },
+
+    /// The file is structurally invalid (bad value type, bad UTF-8, duplicate key, ...).
+    #[error("invalid gguf at byte {offset}: {reason}")]
+    GgufInvalid {
+        /// Byte offset of the offending field.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A metadata key needed for a computation is absent.
+    #[error("gguf metadata key {key} is missing")]
+    MissingMetadata {
+        /// The key that was looked up.
+        key: String,
+    },
+
+    /// A metadata value has the wrong type or an unusable value.
+    #[error("gguf metadata key {key} is invalid: {reason}")]
+    InvalidMetadata {
+        /// The key that was looked up.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A tensor's size cannot be computed (unknown ggml type or partial block).
+    #[error("cannot size tensor {tensor}: {reason}")]
+    UnsizedTensor {
+        /// The tensor's name.
+        tensor: String,
+        /// Why its size is unknown.
+        reason: String,
+    },
+
+    /// A size computation overflowed 64 bits.
+    #[error("arithmetic overflow computing {what}")]
+    Overflow {
+        /// What was being computed.
+        what: &'static str,
+    },
+}
+
+impl SchedError {
+    /// A stable, machine-readable code for this error (`snake_case`, never changes).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchedError::GgufOpen { .. } => "gguf_open",
+            SchedError::GgufIo { .. } => "gguf_io",
+            SchedError::GgufTruncated { .. } => "gguf_truncated",
+            SchedError::GgufBadMagic { .. } => "gguf_bad_magic",
+            SchedError::GgufUnsupportedVersion { .. } => "gguf_unsupported_version",
+            SchedError::GgufLimitExceeded { .. } => "gguf_limit_exceeded",
+            SchedError::GgufInvalid { .. } => "gguf_invalid",
+            SchedError::MissingMetadata { .. } => "missing_metadata",
+            SchedError::InvalidMetadata { .. } => "invalid_metadata",
+            SchedError::UnsizedTensor { .. } => "unsized_tensor",
+            SchedError::Overflow { .. } => "overflow",
+        }
+    }
+
+    /// Whether the error is the caller's fault (bad input file or arguments) rather
+    /// than an internal or environmental failure.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            SchedError::GgufOpen { .. } | SchedError::GgufIo { .. }
+        )
+    }
+}
+
+/// `Result` with [`SchedError`] as the default error type.
+pub type Result<T, E = SchedError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lowercase_without_trailing_period() {
+        let errors = [
+            SchedError::GgufBadMagic { found: *b"GGML" },
+            SchedError::GgufUnsupportedVersion { version: 1 },
+            SchedError::GgufTruncated {
+                offset: 4,
+                field: "version",
+            },
+            SchedError::MissingMetadata {
+                key: "llama.block_count".into(),
+            },
+            SchedError::Overflow { what: "kv cache" },
+        ];
+        for err in errors {
+            let msg = err.to_string();
+            assert!(!msg.ends_with('.'), "{msg}");
+            assert!(msg.starts_with(|c: char| c.is_lowercase()), "{msg}");
+            assert!(!err.code().is_empty());
+        }
+    }
+}
