@@ -183,3 +183,69 @@ mod tests {
         assert!(SecretBox::from_hex(&"ab".repeat(16)).is_err());
     }
 }
+
+/// Secret values that are placeholders, never real secrets.
+const PLACEHOLDERS: &[&str] = &[
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "password",
+    "helix",
+    "test",
+    "example",
+];
+
+/// What a production deployment must not be missing. Returns every problem at once so
+/// an operator fixes them in one go.
+pub fn production_problems(
+    encryption_key: Option<&str>,
+    public_url: Option<&str>,
+    oidc_client_secret: Option<&str>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    match encryption_key {
+        None => problems.push(
+            "HELIX_ENCRYPTION_KEY is not set (generate one: openssl rand -hex 32)".to_owned(),
+        ),
+        Some(k) => {
+            if let Err(e) = SecretBox::from_hex(k) {
+                problems.push(e.to_string());
+            }
+        }
+    }
+    match public_url {
+        None => problems.push("HELIX_PUBLIC_URL is not set".to_owned()),
+        Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+            problems.push(format!("HELIX_PUBLIC_URL {u:?} is not an http(s) URL"))
+        }
+        Some(_) => {}
+    }
+    if let Some(s) = oidc_client_secret {
+        if PLACEHOLDERS.contains(&s.trim().to_lowercase().as_str()) {
+            problems.push("HELIX_OIDC_CLIENT_SECRET is a placeholder".to_owned());
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod production_tests {
+    use super::production_problems;
+
+    #[test]
+    fn production_needs_real_secrets() {
+        assert_eq!(production_problems(None, None, Some("changeme")).len(), 3);
+        let key = "0123456789abcdef".repeat(4);
+        assert!(production_problems(
+            Some(&key),
+            Some("https://helix.example.com"),
+            Some("s3cr3t-value")
+        )
+        .is_empty());
+        assert_eq!(
+            production_problems(Some(&"11".repeat(32)), Some("https://h"), None).len(),
+            1
+        );
+    }
+}

@@ -79,9 +79,7 @@ impl ControlPlane {
         password::validate(&req.password)?;
         let default_name = email.split('@').next().unwrap_or_default().to_owned();
         let name = validate::name("name", req.name.as_deref().unwrap_or(&default_name), 200)?;
-        let store = self.store_ref();
-        let has_users = store.has_users().await?;
-        if has_users && !self.registration_enabled().await? {
+        if !self.registration_open().await? {
             return Err(CoreError::RegistrationDisabled);
         }
         let pw = req.password;
@@ -241,7 +239,20 @@ impl ControlPlane {
         })
     }
 
-    /// Whether self-registration is open now.
+    /// Whether a new account may register now: registration is enabled, or the
+    /// instance has no user yet (first-run setup).
+    pub async fn registration_open(&self) -> Result<bool> {
+        Ok(!self.store_ref().has_users().await? || self.registration_enabled().await?)
+    }
+
+    /// Deletes expired login sessions; returns how many. Hosts call it periodically.
+    pub async fn cleanup_expired_sessions(&self) -> Result<u64> {
+        self.store_ref()
+            .delete_expired_login_sessions(self.now())
+            .await
+    }
+
+    /// Whether self-registration is enabled by setting (or default).
     pub async fn registration_enabled(&self) -> Result<bool> {
         Ok(
             match self.store_ref().get_setting(SETTING_REGISTRATION).await? {

@@ -253,4 +253,6 @@ pub trait Store: AccountStore + OrgStore + ProviderStore + ChatStore + std::fmt:
     fn backend(&self) -> Backend;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> Result<()>;
+    /// Closes connections, waiting for in-flight queries (shutdown).
+    async fn close(&self);
 }

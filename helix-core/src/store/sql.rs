@@ -100,11 +100,6 @@ impl SqlStore {
         }
         Ok(())
     }
-
-    /// Closes the pool, waiting for connections to be returned.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 #[async_trait]
@@ -116,6 +111,10 @@ impl super::Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }
 

@@ -1,0 +1,117 @@
+//! `helix serve` configuration from flags and environment variables.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// How the instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Embedded defaults: generated secrets are fine.
+    Development,
+    /// Refuses to start with missing or default secrets.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `helix serve`; each also reads a `HELIX_*` variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "HELIX_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "HELIX_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Where the embedded database and generated key live.
+    #[arg(long, env = "HELIX_DATA_DIR", default_value = ".helix-data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; default: SQLite in the data dir.
+    #[arg(long, env = "HELIX_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The URL users reach Helix at (default http://localhost:PORT).
+    #[arg(long, env = "HELIX_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `development` or `production`.
+    #[arg(
+        long = "env",
+        env = "HELIX_ENV",
+        value_enum,
+        default_value = "development"
+    )]
+    pub mode: Mode,
+    /// 64 hex characters; encrypts secrets at rest. Generated into the data dir when
+    /// unset, except in production.
+    #[arg(long, env = "HELIX_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+    /// Turn off self-registration (the first user can still register).
+    #[arg(long, env = "HELIX_DISABLE_REGISTRATION")]
+    pub disable_registration: bool,
+    /// Log format.
+    #[arg(long, env = "HELIX_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Largest request body in bytes.
+    #[arg(long, env = "HELIX_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Request timeout in seconds.
+    #[arg(long, env = "HELIX_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+    /// Login session lifetime in hours.
+    #[arg(long, env = "HELIX_SESSION_TTL_HOURS", default_value_t = 168)]
+    pub session_ttl_hours: u32,
+    /// SSO settings.
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// OpenID Connect SSO settings; SSO is on when an issuer is set.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// Issuer URL of the OpenID provider.
+    #[arg(long, env = "HELIX_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Client id registered at the provider.
+    #[arg(long, env = "HELIX_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// Client secret.
+    #[arg(long, env = "HELIX_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Extra scopes, comma-separated.
+    #[arg(
+        long,
+        env = "HELIX_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = "email,profile"
+    )]
+    pub oidc_scopes: Vec<String>,
+    /// Only these email domains may sign in (comma-separated; empty: any).
+    #[arg(long, env = "HELIX_OIDC_ALLOWED_DOMAINS", value_delimiter = ',')]
+    pub oidc_allowed_domains: Vec<String>,
+    /// Claim that lists groups.
+    #[arg(long, env = "HELIX_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+    /// Groups whose members are site admins (comma-separated).
+    #[arg(long, env = "HELIX_OIDC_ADMIN_GROUPS", value_delimiter = ',')]
+    pub oidc_admin_groups: Vec<String>,
+    /// `group=org_id:role` grants, comma-separated.
+    #[arg(long, env = "HELIX_OIDC_GROUP_ROLES", value_delimiter = ',')]
+    pub oidc_group_roles: Vec<String>,
+}
+
+impl ServeConfig {
+    /// The public URL, defaulting to localhost on the configured port.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", self.port))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

@@ -1,0 +1,48 @@
+//! The `helix` command.
+
+use clap::{Parser, Subcommand};
+use helix_server::config::LogFormat;
+use helix_server::ServeConfig;
+
+/// Helix: a self-hostable private GenAI platform.
+#[derive(Debug, Parser)]
+#[command(name = "helix", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the control plane (API, web UI) on one port.
+    Serve(Box<ServeConfig>),
+    /// Print the OpenAPI document of the API.
+    Openapi,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(cfg) => {
+            init_tracing(cfg.log_format);
+            helix_server::serve::serve(*cfg).await
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&helix_server::openapi())?
+            );
+            Ok(())
+        }
+    }
+}

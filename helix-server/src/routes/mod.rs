@@ -1,0 +1,147 @@
+//! The router: every route, its OpenAPI description, and the middleware stack.
+
+mod admin;
+mod api_keys;
+mod apps;
+mod auth;
+mod cookies;
+mod health;
+mod orgs;
+
+use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
+use crate::metrics;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Helix API", description = "Helix control plane: /api/v1 REST API."),
+    components(schemas(ErrorBody, ErrorDetail)),
+    tags((name = "auth"), (name = "users"), (name = "orgs"), (name = "api-keys"), (name = "apps"),
+         (name = "admin"), (name = "health"))
+)]
+struct ApiDoc;
+
+/// Every documented route, with its OpenAPI description.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::config))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::oidc_login))
+        .routes(routes!(auth::oidc_callback))
+        .routes(routes!(auth::me))
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::get, orgs::update, orgs::delete))
+        .routes(routes!(orgs::members, orgs::add_member))
+        .routes(routes!(orgs::update_member, orgs::remove_member))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(apps::list, apps::create))
+        .routes(routes!(apps::get, apps::update, apps::delete))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::update_user))
+        .routes(routes!(admin::settings, admin::update_settings))
+}
+
+/// The OpenAPI document of the API, generated from the route annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api_router().split_for_parts();
+    let doc_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let limit = state.http.max_body_bytes;
+    let timeout = state.http.request_timeout;
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
+    )
+    .route("/metrics", get(metrics::serve_metrics))
+    .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(DefaultBodyLimit::max(limit))
+    .layer(CatchPanicLayer::custom(panic_response))
+    .layer(RequestBodyLimitLayer::new(limit))
+    .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+    // Outside every layer that can answer on its own, so all errors get the JSON shape.
+    .layer(middleware::from_fn(json_errors))
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    }))
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
+}
+
+/// Gives every error that some layer produced without a JSON body (timeouts, body
+/// limits, ...) the standard error shape, so clients always get a stable code.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let body = Json(ErrorBody {
+        error: ErrorDetail {
+            code: code_for_status(status).into(),
+            message,
+        },
+    });
+    let bytes = serde_json::to_vec(&body.0).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,156 @@
+//! `helix serve`: build the control plane from configuration and run the HTTP server.
+
+use crate::config::{Mode, ServeConfig};
+use crate::state::{AppState, HttpSettings};
+use anyhow::Context;
+use helix_core::auth::oidc::{GroupRole, OidcConfig};
+use helix_core::{ControlPlane, KeySource, SecretBox, SqlStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the application state: opens the store, loads secrets, checks production
+/// requirements.
+pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
+    let public_url = cfg.public_url();
+    if cfg.mode == Mode::Production {
+        let problems = helix_core::secrets::production_problems(
+            cfg.encryption_key.as_deref(),
+            cfg.public_url.as_deref(),
+            cfg.oidc.oidc_client_secret.as_deref(),
+        );
+        anyhow::ensure!(
+            problems.is_empty(),
+            "refusing to start in production mode:\n  - {}",
+            problems.join("\n  - ")
+        );
+    }
+    let store = match &cfg.database_url {
+        Some(url) => SqlStore::connect(url)
+            .await
+            .context("cannot open the database")?,
+        None => SqlStore::open_sqlite_dir(&cfg.data_dir)
+            .await
+            .context("cannot open the embedded database")?,
+    };
+    tracing::info!(backend = store.backend().as_str(), "database ready");
+    let (secrets, source) =
+        SecretBox::load_or_generate(cfg.encryption_key.as_deref(), &cfg.data_dir)?;
+    match source {
+        KeySource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            "generated an encryption key for secrets at rest; back it up, or set HELIX_ENCRYPTION_KEY"
+        ),
+        KeySource::File(path) => {
+            tracing::info!(path = %path.display(), "using the encryption key from the data dir")
+        }
+        _ => {}
+    }
+    let mut builder = ControlPlane::builder()
+        .store(Arc::new(store))
+        .secrets(secrets)
+        .registration_enabled(!cfg.disable_registration)
+        .session_ttl(chrono::Duration::hours(i64::from(cfg.session_ttl_hours)));
+    if let Some(oidc) = oidc_config(cfg, &public_url)? {
+        builder = builder.oidc(oidc);
+    }
+    let http = HttpSettings {
+        public_url,
+        max_body_bytes: cfg.max_body_bytes,
+        request_timeout: Duration::from_secs(cfg.request_timeout_secs),
+    };
+    Ok(AppState::new(builder.build()?, http))
+}
+
+fn oidc_config(cfg: &ServeConfig, public_url: &str) -> anyhow::Result<Option<OidcConfig>> {
+    let o = &cfg.oidc;
+    let Some(issuer) = &o.oidc_issuer else {
+        return Ok(None);
+    };
+    let client_id = o
+        .oidc_client_id
+        .clone()
+        .context("HELIX_OIDC_CLIENT_ID is required with HELIX_OIDC_ISSUER")?;
+    let mut c = OidcConfig::new(
+        issuer,
+        client_id,
+        format!("{public_url}/api/v1/auth/oidc/callback"),
+    );
+    c.client_secret = o.oidc_client_secret.clone();
+    c.scopes = o
+        .oidc_scopes
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    c.allowed_email_domains = o
+        .oidc_allowed_domains
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    c.groups_claim = o.oidc_groups_claim.clone();
+    c.admin_groups = o
+        .oidc_admin_groups
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    c.group_roles = o
+        .oidc_group_roles
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<GroupRole>())
+        .collect::<Result<_, _>>()?;
+    Ok(Some(c))
+}
+
+/// Runs the server until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let state = build_state(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", cfg.host, cfg.port))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, public_url = %state.http.public_url, "helix listening");
+    let janitor = tokio::spawn(cleanup_loop(state.cp.clone()));
+    let cp = state.cp.clone();
+    axum::serve(listener, crate::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    janitor.abort();
+    cp.store().close().await;
+    tracing::info!("helix stopped");
+    Ok(())
+}
+
+async fn cleanup_loop(cp: ControlPlane) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match cp.cleanup_expired_sessions().await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "expired login sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: draining in-flight requests");
+}

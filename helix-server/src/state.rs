@@ -1,0 +1,55 @@
+//! Shared state of the HTTP host.
+
+use crate::metrics::Metrics;
+use helix_core::ControlPlane;
+use std::sync::Arc;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The control plane: all behaviour lives there.
+    pub cp: ControlPlane,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// HTTP settings.
+    pub http: Arc<HttpSettings>,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The URL users reach Helix at (links, OIDC callback, cookie `Secure`).
+    pub public_url: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: std::time::Duration,
+}
+
+impl HttpSettings {
+    /// Whether cookies must be `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            public_url: "http://localhost:8080".into(),
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl AppState {
+    /// State over a control plane with default HTTP settings.
+    pub fn new(cp: ControlPlane, http: HttpSettings) -> Self {
+        AppState {
+            cp,
+            metrics: Arc::new(Metrics::new()),
+            http: Arc::new(http),
+        }
+    }
+}
