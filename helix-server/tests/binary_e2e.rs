@@ -1,0 +1,215 @@
+//! The README's promise, over real HTTP against the real `helix` binary: start it,
+//! register, log in, create an API key, call `/api/v1/users/me` with it. Runs on the
+//! embedded SQLite default and on PostgreSQL.
+
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_helix"))
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("HELIX_ENCRYPTION_KEY")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn helix");
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "helix exited before becoming ready"
+            );
+            assert!(Instant::now() < deadline, "helix did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then wait: a graceful shutdown exits 0.
+    fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "helix did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+async fn register_login_key_me(base: &str) {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let user: Value = r.json().await.unwrap();
+    assert_eq!(user["is_admin"], true);
+
+    let r = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let login: Value = r.json().await.unwrap();
+    let csrf = login["csrf_token"].as_str().unwrap();
+
+    let me: Value = http
+        .get(format!("{base}/api/v1/users/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["auth"], "session");
+
+    let r = http
+        .post(format!("{base}/api/v1/api-keys"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({"name": "laptop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let key: Value = r.json().await.unwrap();
+    let secret = key["key"].as_str().unwrap();
+
+    // A client with no cookies, using only the key, both ways.
+    let bare = reqwest::Client::new();
+    for (name, value) in [
+        ("authorization", format!("Bearer {secret}")),
+        ("x-api-key", secret.to_owned()),
+    ] {
+        let r = bare
+            .get(format!("{base}/api/v1/users/me"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let me: Value = r.json().await.unwrap();
+        assert_eq!(me["user"]["id"], user["id"]);
+        assert_eq!(me["user"]["email"], "ada@example.com");
+        assert_eq!(me["auth"], "api_key");
+    }
+    let r = bare
+        .get(format!("{base}/api/v1/users/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "unauthenticated");
+
+    let metrics = bare
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "helix_http_requests_total{method=\"GET\",route=\"/api/v1/users/me\",status=\"200\"} 3"
+        ),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn embedded_default_serves_register_login_key_me() {
+    let mut s = Server::start(&[]);
+    s.wait_healthy().await;
+    register_login_key_me(&s.base).await;
+    let key = s._dir.path().join("encryption.key");
+    assert!(key.exists(), "the embedded default generates its key");
+    assert!(s._dir.path().join("helix.db").exists());
+    assert!(s.stop().success(), "graceful shutdown exits 0");
+}
+
+#[tokio::test]
+async fn postgres_backend_serves_register_login_key_me() {
+    let Some(url) = helix_core::testing::postgres_url().await else {
+        return;
+    };
+    let mut s = Server::start(&["--database-url", &url]);
+    s.wait_healthy().await;
+    register_login_key_me(&s.base).await;
+    assert!(
+        !s._dir.path().join("helix.db").exists(),
+        "no SQLite file when PostgreSQL is used"
+    );
+    assert!(s.stop().success());
+}
+
+#[test]
+fn production_mode_refuses_default_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_helix"))
+        .args(["serve", "--env", "production", "--port", "0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("HELIX_ENCRYPTION_KEY")
+        .env_remove("HELIX_PUBLIC_URL")
+        .env("HELIX_OIDC_CLIENT_SECRET", "changeme")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "refusing to start in production mode",
+        "HELIX_ENCRYPTION_KEY",
+        "HELIX_PUBLIC_URL",
+        "placeholder",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in: {err}");
+    }
+    assert!(
+        !dir.path().join("encryption.key").exists(),
+        "production never generates a key"
+    );
+}
