@@ -59,6 +59,11 @@ impl ControlPlane {
         self.inner.oidc.is_some()
     }
 
+    /// The SSO provider, when configured.
+    pub fn oidc_provider(&self) -> Option<&OidcProvider> {
+        self.inner.oidc.as_ref()
+    }
+
     /// Readiness: the database answers.
     pub async fn ready(&self) -> Result<()> {
         self.inner.store.ping().await

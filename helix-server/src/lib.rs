@@ -11,6 +11,7 @@
 //!   (served at `/api/v1/openapi.json`, checked in at `docs/openapi.json`).
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod extract;

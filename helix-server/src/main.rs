@@ -18,6 +18,15 @@ enum Command {
     Serve(Box<ServeConfig>),
     /// Print the OpenAPI document of the API.
     Openapi,
+    /// Benchmarks, each against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Login and API-key authentication throughput over real HTTP on loopback.
+    Auth(helix_server::bench::BenchArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -36,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(cfg) => {
             init_tracing(cfg.log_format);
             helix_server::serve::serve(*cfg).await
+        }
+        Command::Bench(BenchCommand::Auth(args)) => {
+            init_tracing(LogFormat::Text);
+            helix_server::bench::run(args).await.map(|_| ())
         }
         Command::Openapi => {
             println!(
