@@ -70,29 +70,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
     let doc_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    let limit = state.http.max_body_bytes;
-    let timeout = state.http.request_timeout;
-    api.route(
-        "/api/v1/openapi.json",
-        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
-    )
-    .route("/metrics", get(metrics::serve_metrics))
-    .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
-    .fallback(not_found)
-    .method_not_allowed_fallback(method_not_allowed)
-    .layer(DefaultBodyLimit::max(limit))
-    .layer(CatchPanicLayer::custom(panic_response))
-    .layer(RequestBodyLimitLayer::new(limit))
-    .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-    // Outside every layer that can answer on its own, so all errors get the JSON shape.
-    .layer(middleware::from_fn(json_errors))
-    .layer(PropagateRequestIdLayer::x_request_id())
-    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-    }))
-    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-    .with_state(state)
+    let api = api
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
+        )
+        .route("/metrics", get(metrics::serve_metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    with_middleware(api, &state.http).with_state(state)
+}
+
+/// The middleware every route runs under, outermost last: request ids, tracing, the
+/// JSON error shape, timeout, body limits, panic catching.
+fn with_middleware<S: Clone + Send + Sync + 'static>(
+    r: Router<S>,
+    http: &crate::HttpSettings,
+) -> Router<S> {
+    r.layer(DefaultBodyLimit::max(http.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
+        // Outside every layer that can answer on its own, so all errors get the JSON shape.
+        .layer(middleware::from_fn(json_errors))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 async fn not_found() -> ApiError {
@@ -144,4 +154,61 @@ async fn json_errors(req: Request, next: Next) -> Response {
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn send(
+        app: Router,
+        path: &str,
+    ) -> (StatusCode, serde_json::Value, axum::http::HeaderMap) {
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), headers)
+    }
+
+    #[tokio::test]
+    async fn panics_and_timeouts_become_json_errors() {
+        let http = crate::HttpSettings {
+            request_timeout: std::time::Duration::from_millis(50),
+            ..Default::default()
+        };
+        let app = with_middleware(
+            Router::new()
+                .route(
+                    "/panic",
+                    get(|| async {
+                        panic!("handler bug");
+                        #[allow(unreachable_code)]
+                        "never"
+                    }),
+                )
+                .route(
+                    "/slow",
+                    get(|| async {
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        "late"
+                    }),
+                ),
+            &http,
+        );
+        let (status, body, headers) = send(app.clone(), "/panic").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(
+            !body.to_string().contains("handler bug"),
+            "panic text must not reach the client"
+        );
+        assert!(headers.contains_key("x-request-id"));
+        let (status, body, _) = send(app, "/slow").await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(body["error"]["code"], "timeout");
+    }
 }
