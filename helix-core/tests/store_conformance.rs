@@ -110,7 +110,10 @@ async fn identities_sessions_flows(s: &dyn Store) {
         ..rec.clone()
     };
     s.create_login_session(&old).await.unwrap();
-    assert_eq!(s.get_login_session("h1").await.unwrap().unwrap(), rec);
+    assert_eq!(
+        s.get_login_session("h1").await.unwrap().unwrap(),
+        (rec.clone(), a.clone())
+    );
     assert_eq!(s.delete_expired_login_sessions(now()).await.unwrap(), 1);
     assert!(s.get_login_session("h0").await.unwrap().is_none());
     s.delete_login_session("h1").await.unwrap();
@@ -160,7 +163,10 @@ async fn api_keys_and_settings(s: &dyn Store) {
             .code(),
         ErrorCode::Conflict
     );
-    assert_eq!(s.find_api_key_by_hash("hash1").await.unwrap().unwrap(), k1);
+    assert_eq!(
+        s.find_api_key_by_hash("hash1").await.unwrap().unwrap(),
+        (k1.clone(), a.clone())
+    );
     assert!(s.find_api_key_by_hash("nope").await.unwrap().is_none());
     let listed = s.list_api_keys(&a.id).await.unwrap();
     assert_eq!(

@@ -186,7 +186,7 @@ impl ControlPlane {
         };
         let store = self.store_ref();
         let hash = token::hash_token(tok);
-        let session = store
+        let (session, user) = store
             .get_login_session(&hash)
             .await?
             .ok_or(CoreError::InvalidCredentials)?;
@@ -200,10 +200,6 @@ impl ControlPlane {
                 return Err(CoreError::CsrfFailed);
             }
         }
-        let user = store
-            .get_user(&session.user_id)
-            .await?
-            .ok_or(CoreError::InvalidCredentials)?;
         Ok(Principal {
             user,
             method: AuthMethod::Session { token_hash: hash },
@@ -215,7 +211,7 @@ impl ControlPlane {
             return Err(CoreError::InvalidCredentials);
         }
         let store = self.store_ref();
-        let api_key = store
+        let (api_key, user) = store
             .find_api_key_by_hash(&token::hash_token(key))
             .await?
             .ok_or(CoreError::InvalidCredentials)?;
@@ -229,10 +225,6 @@ impl ControlPlane {
         {
             store.touch_api_key(&api_key.id, now).await?;
         }
-        let user = store
-            .get_user(&api_key.user_id)
-            .await?
-            .ok_or(CoreError::InvalidCredentials)?;
         Ok(Principal {
             user,
             method: AuthMethod::ApiKey { key_id: api_key.id },

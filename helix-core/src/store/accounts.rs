@@ -133,22 +133,28 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn get_login_session(&self, token_hash: &str) -> Result<Option<LoginSessionRecord>> {
-        let row = sqlx::query(
-            "SELECT token_hash, user_id, csrf_token, created_at, expires_at \
-             FROM login_sessions WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn get_login_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(LoginSessionRecord, User)>> {
+        let sql = format!(
+            "SELECT s.token_hash, s.user_id, s.csrf_token, s.created_at, s.expires_at, {} \
+             FROM login_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+            rows::JOINED_USER_COLS
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| {
-            Ok(LoginSessionRecord {
+            let session = LoginSessionRecord {
                 token_hash: rows::text(&r, "token_hash")?,
                 user_id: rows::id(&r, "user_id")?,
                 csrf_token: rows::text(&r, "csrf_token")?,
                 created_at: rows::time(&r, "created_at")?,
                 expires_at: rows::time(&r, "expires_at")?,
-            })
+            };
+            Ok((session, rows::user_at(&r, "u_")?))
         })
         .transpose()
     }
@@ -223,16 +229,18 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<(ApiKey, User)>> {
         let sql = format!(
-            "SELECT {} FROM api_keys WHERE key_hash = $1",
-            rows::API_KEY_COLS
+            "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1",
+            rows::JOINED_API_KEY_COLS,
+            rows::JOINED_USER_COLS
         );
         let row = sqlx::query(&sql)
             .bind(key_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(rows::api_key).transpose()
+        row.map(|r| Ok((rows::api_key(&r)?, rows::user_at(&r, "u_")?)))
+            .transpose()
     }
 
     async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>> {

@@ -130,8 +130,12 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn find_identity(&self, issuer: &str, subject: &str) -> Result<Option<UserId>>;
     /// Stores a login session.
     async fn create_login_session(&self, session: &LoginSessionRecord) -> Result<()>;
-    /// A login session by token hash.
-    async fn get_login_session(&self, token_hash: &str) -> Result<Option<LoginSessionRecord>>;
+    /// A login session by token hash, with its user (one query: it runs on every
+    /// cookie-authenticated request).
+    async fn get_login_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(LoginSessionRecord, User)>>;
     /// Deletes a login session.
     async fn delete_login_session(&self, token_hash: &str) -> Result<()>;
     /// Deletes every login session that expired before `now`; returns how many.
@@ -142,8 +146,9 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn take_oidc_flow(&self, state: &str) -> Result<Option<OidcFlowRecord>>;
     /// Stores an API key's metadata and hash.
     async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<()>;
-    /// An API key by the hash of its secret.
-    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    /// An API key by the hash of its secret, with its user (one query: it runs on
+    /// every key-authenticated request).
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<(ApiKey, User)>>;
     /// An API key by id.
     async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>>;
     /// A user's API keys, newest first.

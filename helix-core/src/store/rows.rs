@@ -69,17 +69,31 @@ pub(super) fn role(row: &AnyRow, col: &str) -> Result<Role> {
 pub(super) const USER_COLS: &str = "id, email, name, is_admin, created_at";
 
 pub(super) fn user(row: &AnyRow) -> Result<User> {
+    user_at(row, "")
+}
+
+/// The user columns of a joined row, aliased as `u_id`, `u_email`, ...
+pub(super) const JOINED_USER_COLS: &str =
+    "u.id AS u_id, u.email AS u_email, u.name AS u_name, u.is_admin AS u_is_admin, \
+     u.created_at AS u_created_at";
+
+/// A user read from columns named `{prefix}id`, `{prefix}email`, ...
+pub(super) fn user_at(row: &AnyRow, prefix: &str) -> Result<User> {
+    let col = |c: &str| format!("{prefix}{c}");
     Ok(User {
-        id: id(row, "id")?,
-        email: text(row, "email")?,
-        name: text(row, "name")?,
-        is_admin: flag(row, "is_admin")?,
-        created_at: time(row, "created_at")?,
+        id: id(row, &col("id"))?,
+        email: text(row, &col("email"))?,
+        name: text(row, &col("name"))?,
+        is_admin: flag(row, &col("is_admin"))?,
+        created_at: time(row, &col("created_at"))?,
     })
 }
 
 pub(super) const API_KEY_COLS: &str =
     "id, user_id, name, prefix, created_at, last_used_at, expires_at, revoked_at";
+
+pub(super) const JOINED_API_KEY_COLS: &str = "k.id, k.user_id, k.name, k.prefix, k.created_at, \
+     k.last_used_at, k.expires_at, k.revoked_at";
 
 pub(super) fn api_key(row: &AnyRow) -> Result<ApiKey> {
     Ok(ApiKey {
