@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The Helix test command: `bash scripts/test.sh` (CI runs it through .ci/run).
+#
+# Installs the test dependencies (scripts/test-deps.sh), starts a real PostgreSQL 18 + pgvector
+# for the run, then runs rustfmt, clippy, the tests and the doc tests. Every step runs even if an
+# earlier one failed; the exit status is non-zero if any step failed.
+#
+# Environment given to the tests:
+#   HELIX_TEST_PG_URL        postgres://postgres@127.0.0.1:PORT/postgres (superuser, trust auth,
+#                            `vector` extension created in database `postgres`)
+#   HELIX_TEST_REQUIRE_PG=1  tests needing PostgreSQL must fail, not skip, without it
+#   HELIX_TEST_REQUIRE_OIDC=1  same for the OpenID Provider
+#   HELIX_OIDC_PROVIDER_DIR  tests/oidc-provider (node server.mjs there; see its README.md)
+# CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/helix-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { echo "==> $*"; }
+
+step "install test dependencies (scripts/test-deps.sh)"
+bash "$repo/scripts/test-deps.sh"
+
+pgdir=$(mktemp -d "${TMPDIR:-/tmp}/helix-test-pg.XXXXXX")
+cleanup() {
+  bash "$repo/scripts/pg.sh" stop "$pgdir" || true
+  rm -rf "$pgdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "start PostgreSQL (scripts/pg.sh start $pgdir)"
+HELIX_TEST_PG_URL=$(bash "$repo/scripts/pg.sh" start "$pgdir")
+echo "    $HELIX_TEST_PG_URL"
+export HELIX_TEST_PG_URL
+export HELIX_TEST_REQUIRE_PG=1
+export HELIX_TEST_REQUIRE_OIDC=1
+export HELIX_OIDC_PROVIDER_DIR="$repo/tests/oidc-provider"
+
+failed=()
+summary=()
+run_step() {
+  local name=$1 start rc
+  shift
+  step "$name"
+  start=$SECONDS
+  if "$@"; then rc=0; else rc=$?; fi
+  summary+=("$(printf '%-45s %s (%ds)' "$name" "$([[ $rc -eq 0 ]] && echo ok || echo "FAILED ($rc)")" $((SECONDS - start)))")
+  ((rc == 0)) || failed+=("$name")
+}
+
+run_step "cargo fmt --all -- --check" cargo fmt --all -- --check
+run_step "cargo clippy --workspace --all-targets -- -D warnings" \
+  cargo clippy --workspace --all-targets -- -D warnings
+run_step "cargo test --workspace --all-targets" cargo test --workspace --all-targets
+run_step "cargo test --workspace --doc" cargo test --workspace --doc
+
+step "summary"
+printf '    %s\n' "${summary[@]}"
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
