@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub(crate) session_ttl: chrono::Duration,
     pub(crate) registration_default: bool,
     pub(crate) oidc: Option<OidcProvider>,
+    /// One pooled client for every call to model providers.
+    pub(crate) upstream_http: reqwest::Client,
 }
 
 impl ControlPlane {
@@ -144,7 +146,19 @@ impl ControlPlaneBuilder {
                 session_ttl: self.session_ttl.unwrap_or(DEFAULT_SESSION_TTL),
                 registration_default: self.registration.unwrap_or(true),
                 oidc,
+                upstream_http: upstream_client()?,
             }),
         })
     }
+}
+
+/// The client for model providers: pooled, connect timeout, no overall timeout (streams
+/// run as long as the model writes), no redirects (a redirect could leak the API key).
+fn upstream_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .build()
+        .map_err(CoreError::internal)
 }

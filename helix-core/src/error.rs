@@ -36,6 +36,8 @@ pub enum ErrorCode {
     OidcFailed,
     /// A feature was used that this instance has not configured.
     NotConfigured,
+    /// The model provider failed or answered with an error.
+    UpstreamError,
     /// Something went wrong inside Helix.
     Internal,
 }
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::RegistrationDisabled => "registration_disabled",
             ErrorCode::OidcFailed => "oidc_failed",
             ErrorCode::NotConfigured => "not_configured",
+            ErrorCode::UpstreamError => "upstream_error",
             ErrorCode::Internal => "internal",
         }
     }
@@ -122,6 +125,14 @@ pub enum CoreError {
     /// A feature is not configured.
     #[error("{0} is not configured")]
     NotConfigured(&'static str),
+    /// The model provider failed or refused; `status` is its HTTP status, if any.
+    #[error("upstream error: {message}")]
+    Upstream {
+        /// The upstream's HTTP status.
+        status: Option<u16>,
+        /// What it said (or why it could not be reached).
+        message: String,
+    },
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -149,6 +160,7 @@ impl CoreError {
             CoreError::RegistrationDisabled => ErrorCode::RegistrationDisabled,
             CoreError::Oidc(_) => ErrorCode::OidcFailed,
             CoreError::NotConfigured(_) => ErrorCode::NotConfigured,
+            CoreError::Upstream { .. } => ErrorCode::UpstreamError,
             CoreError::Database(_) | CoreError::Migrate(_) | CoreError::Internal(_) => {
                 ErrorCode::Internal
             }

@@ -51,6 +51,7 @@ pub mod error;
 pub mod id;
 pub mod model;
 pub mod ops;
+pub mod providers;
 pub mod secrets;
 pub mod store;
 #[cfg(feature = "test-util")]

@@ -57,11 +57,11 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "HELIX_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Largest request body in bytes.
-    #[arg(long, env = "HELIX_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    /// Largest request body in bytes (chat requests carry whole conversations).
+    #[arg(long, env = "HELIX_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Request timeout in seconds.
-    #[arg(long, env = "HELIX_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    /// Seconds until a response must have started (a stream may then run longer).
+    #[arg(long, env = "HELIX_REQUEST_TIMEOUT_SECS", default_value_t = 300)]
     pub request_timeout_secs: u64,
     /// Login session lifetime in hours.
     #[arg(long, env = "HELIX_SESSION_TTL_HOURS", default_value_t = 168)]

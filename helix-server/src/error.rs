@@ -57,6 +57,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         ErrorCode::CsrfFailed | ErrorCode::Forbidden | ErrorCode::RegistrationDisabled => {
             StatusCode::FORBIDDEN
         }
+        ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -37,8 +37,8 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             public_url: "http://localhost:8080".into(),
-            max_body_bytes: 2 * 1024 * 1024,
-            request_timeout: std::time::Duration::from_secs(60),
+            max_body_bytes: 16 * 1024 * 1024,
+            request_timeout: std::time::Duration::from_secs(300),
         }
     }
 }

@@ -59,7 +59,21 @@ impl Fixture {
         f.ids.insert("app", app);
         let member_app = f.app_by(2, &org).await;
         f.ids.insert("member_app", member_app);
+        let provider = f.provider_in(&org).await;
+        f.ids.insert("provider", provider);
         f
+    }
+
+    /// An org-scoped provider endpoint (unreachable upstream: calls through it answer
+    /// 502, which proves authorization let them through).
+    async fn provider_in(&self, org: &str) -> String {
+        let n = self.fresh.fetch_add(1, Ordering::SeqCst);
+        let body = json!({"name": format!("orgprov{n}"), "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "org", "org_id": org});
+        self.ok(Method::POST, "/api/v1/providers", self.owner(), Some(body))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     fn owner(&self) -> &Caller {
@@ -156,6 +170,23 @@ impl Fixture {
                     .replace("{fresh_org}", &org)
                     .replace("{fresh_user}", &id);
             }
+            Fresh::ProviderBody => {
+                let n = self.fresh.fetch_add(1, Ordering::SeqCst);
+                let mut b = row.body.clone().unwrap();
+                b["name"] = json!(format!("p{n}"));
+                if b["scope"] == "org" {
+                    b["org_id"] = json!(self.ids["org"]);
+                }
+                body = Some(b);
+            }
+            Fresh::Provider => {
+                let id = self.provider_in(&self.ids["org"]).await;
+                path = path.replace("{fresh_provider}", &id);
+            }
+            Fresh::ModelName => {
+                let n = self.fresh.fetch_add(1, Ordering::SeqCst);
+                body = Some(json!({"name": format!("model{n}")}));
+            }
             Fresh::OwnerKey => {
                 let key = self
                     .ok(
@@ -180,6 +211,9 @@ enum Fresh {
     UserEmail,
     MemberOfFreshOrg,
     OwnerKey,
+    ProviderBody,
+    Provider,
+    ModelName,
 }
 
 struct Row {
@@ -368,6 +402,62 @@ async fn every_endpoint_gives_each_caller_exactly_its_access() {
             None,
             OwnerKey,
             [401, 404, 404, 404, 200, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/providers",
+            None,
+            Fixed,
+            [401, 200, 200, 200, 200, 200],
+        ),
+        row(
+            M::POST,
+            "/api/v1/providers",
+            Some(json!({"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "global"})),
+            ProviderBody,
+            [401, 403, 403, 403, 403, 201],
+        ),
+        row(
+            M::POST,
+            "/api/v1/providers",
+            Some(json!({"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "org"})),
+            ProviderBody,
+            [401, 404, 403, 201, 201, 201],
+        ),
+        row(
+            M::GET,
+            "/api/v1/providers/{provider}",
+            None,
+            Fixed,
+            [401, 404, 200, 200, 200, 200],
+        ),
+        row(
+            M::GET,
+            "/api/v1/providers/{provider}/models",
+            None,
+            Fixed,
+            [401, 404, 200, 200, 200, 200],
+        ),
+        row(
+            M::POST,
+            "/api/v1/providers/{provider}/models",
+            None,
+            ModelName,
+            [401, 404, 403, 201, 201, 201],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/providers/{fresh_provider}",
+            None,
+            Provider,
+            [401, 404, 403, 204, 204, 204],
+        ),
+        row(
+            M::GET,
+            "/v1/models",
+            None,
+            Fixed,
+            [401, 200, 200, 200, 200, 200],
         ),
         row(
             M::GET,

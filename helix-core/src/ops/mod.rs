@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod gateway;
 pub mod orgs;
+pub mod providers;
 pub mod sso;
 mod validate;

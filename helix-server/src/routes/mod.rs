@@ -6,7 +6,9 @@ mod apps;
 mod auth;
 mod cookies;
 mod health;
+mod openai;
 mod orgs;
+mod providers;
 
 use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
 use crate::metrics;
@@ -32,7 +34,8 @@ use utoipa_axum::routes;
     info(title = "Helix API", description = "Helix control plane: /api/v1 REST API."),
     components(schemas(ErrorBody, ErrorDetail)),
     tags((name = "auth"), (name = "users"), (name = "orgs"), (name = "api-keys"), (name = "apps"),
-         (name = "admin"), (name = "health"))
+         (name = "admin"), (name = "health"), (name = "providers"),
+         (name = "openai", description = "OpenAI-compatible API"))
 )]
 struct ApiDoc;
 
@@ -59,6 +62,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::users))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::settings, admin::update_settings))
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(providers::get, providers::delete))
+        .routes(routes!(providers::models, providers::add_model))
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::embeddings))
+        .routes(routes!(openai::models))
 }
 
 /// The OpenAPI document of the API, generated from the route annotations.

@@ -1,0 +1,226 @@
+//! The inference gateway: resolve a model name to a provider endpoint the caller may
+//! use, call it, and hand back OpenAI-shaped answers.
+//!
+//! Resolution is deterministic, with no guessing chains:
+//! 1. `provider/model`: the visible endpoint named `provider`, from the most specific
+//!    scope (the caller's own, then their orgs', then global); two matches in the same
+//!    scope are refused as ambiguous.
+//! 2. otherwise (or when no endpoint has that name) the whole name is looked up among
+//!    registered default models of visible endpoints, with the same scope order.
+
+use super::providers::scope_rank;
+use crate::auth::Principal;
+use crate::control_plane::ControlPlane;
+use crate::error::{CoreError, Result};
+use crate::model::{ProviderEndpoint, ProviderKind};
+use crate::providers::{ChatRequest, ChatStream, EmbeddingsRequest, OpenAiProvider, Provider};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+/// A model name resolved to an endpoint and the upstream's own model name.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    /// The endpoint serving it.
+    pub endpoint: ProviderEndpoint,
+    /// The model name to send upstream.
+    pub upstream_model: String,
+}
+
+fn pick<'a>(
+    candidates: Vec<&'a ProviderEndpoint>,
+    what: &str,
+) -> Result<Option<&'a ProviderEndpoint>> {
+    let Some(best) = candidates.iter().map(|e| scope_rank(&e.scope)).min() else {
+        return Ok(None);
+    };
+    let top: Vec<_> = candidates
+        .into_iter()
+        .filter(|e| scope_rank(&e.scope) == best)
+        .collect();
+    match top.as_slice() {
+        [one] => Ok(Some(one)),
+        _ => Err(CoreError::Conflict(format!(
+            "{what} is ambiguous: served by {}",
+            top.iter()
+                .map(|e| e.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+impl ControlPlane {
+    /// Resolves a model name for the caller.
+    pub async fn resolve_model(&self, p: &Principal, name: &str) -> Result<ResolvedModel> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 256 {
+            return Err(CoreError::invalid("model", "must be 1-256 characters"));
+        }
+        let visible = self.list_provider_endpoints(p).await?;
+        if let Some((provider, model)) = name.split_once('/') {
+            let named = visible.iter().filter(|e| e.name == provider).collect();
+            if let Some(endpoint) = pick(named, &format!("provider {provider}"))? {
+                if model.is_empty() {
+                    return Err(CoreError::invalid(
+                        "model",
+                        "names no model after the provider",
+                    ));
+                }
+                return Ok(ResolvedModel {
+                    endpoint: endpoint.clone(),
+                    upstream_model: model.to_owned(),
+                });
+            }
+        }
+        let defaults: Vec<_> = self
+            .store_ref()
+            .list_models(None)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_default && m.name == name)
+            .collect();
+        let serving = visible
+            .iter()
+            .filter(|e| defaults.iter().any(|m| m.provider_endpoint_id == e.id))
+            .collect();
+        match pick(serving, &format!("model {name}"))? {
+            Some(endpoint) => Ok(ResolvedModel {
+                endpoint: endpoint.clone(),
+                upstream_model: name.to_owned(),
+            }),
+            None => Err(CoreError::not_found("model", name)),
+        }
+    }
+
+    /// A client for an endpoint, with its key unsealed.
+    async fn provider_for(&self, endpoint: &ProviderEndpoint) -> Result<Box<dyn Provider>> {
+        let sealed = self
+            .store_ref()
+            .get_provider_endpoint(&endpoint.id)
+            .await?
+            .and_then(|(_, k)| k);
+        let key = sealed
+            .map(|s| self.secrets().open(&s, endpoint.id.as_str().as_bytes()))
+            .transpose()?
+            .map(|k| {
+                String::from_utf8(k).map_err(|_| CoreError::internal("stored api key is not utf-8"))
+            })
+            .transpose()?;
+        match endpoint.kind {
+            ProviderKind::Openai => Ok(Box::new(OpenAiProvider::new(
+                self.inner.upstream_http.clone(),
+                &endpoint.base_url,
+                key,
+            ))),
+            other => Err(CoreError::NotConfigured(match other {
+                ProviderKind::Anthropic => "the anthropic provider",
+                _ => "the runner pool provider",
+            })),
+        }
+    }
+
+    /// A whole chat completion.
+    #[tracing::instrument(skip_all, fields(model = %req.model))]
+    pub async fn chat_completion(&self, p: &Principal, mut req: ChatRequest) -> Result<Value> {
+        if req.messages.is_empty() {
+            return Err(CoreError::invalid("messages", "must not be empty"));
+        }
+        let asked = std::mem::take(&mut req.model);
+        let resolved = self.resolve_model(p, &asked).await?;
+        req.model = resolved.upstream_model.clone();
+        let mut answer = self
+            .provider_for(&resolved.endpoint)
+            .await?
+            .chat(&req)
+            .await?;
+        answer["model"] = json!(asked);
+        Ok(answer)
+    }
+
+    /// A streamed chat completion; chunks carry the model name the caller used.
+    #[tracing::instrument(skip_all, fields(model = %req.model))]
+    pub async fn chat_completion_stream(
+        &self,
+        p: &Principal,
+        mut req: ChatRequest,
+    ) -> Result<ChatStream> {
+        if req.messages.is_empty() {
+            return Err(CoreError::invalid("messages", "must not be empty"));
+        }
+        let asked = std::mem::take(&mut req.model);
+        let resolved = self.resolve_model(p, &asked).await?;
+        req.model = resolved.upstream_model.clone();
+        let stream = self
+            .provider_for(&resolved.endpoint)
+            .await?
+            .chat_stream(&req)
+            .await?;
+        Ok(stream
+            .map(move |item| {
+                item.map(|mut chunk| {
+                    chunk["model"] = json!(asked);
+                    chunk
+                })
+            })
+            .boxed())
+    }
+
+    /// Embeddings.
+    pub async fn embeddings(&self, p: &Principal, mut req: EmbeddingsRequest) -> Result<Value> {
+        let asked = std::mem::take(&mut req.model);
+        let resolved = self.resolve_model(p, &asked).await?;
+        req.model = resolved.upstream_model.clone();
+        let mut answer = self
+            .provider_for(&resolved.endpoint)
+            .await?
+            .embeddings(&req)
+            .await?;
+        answer["model"] = json!(asked);
+        Ok(answer)
+    }
+
+    /// The models the caller may use, as an OpenAI `list`: every model each visible
+    /// endpoint serves (`provider/model`, asked live, 5 s per endpoint; an endpoint
+    /// that does not answer is left out and logged), then registered defaults by bare
+    /// name.
+    pub async fn list_models(&self, p: &Principal) -> Result<Value> {
+        let visible = self.list_provider_endpoints(p).await?;
+        let lookups = visible.iter().map(|e| async move {
+            let provider = self.provider_for(e).await?;
+            tokio::time::timeout(std::time::Duration::from_secs(5), provider.list_models())
+                .await
+                .map_err(|_| CoreError::Upstream {
+                    status: None,
+                    message: "timed out listing models".into(),
+                })?
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        let mut data = Vec::new();
+        let created = self.now().timestamp();
+        for (endpoint, listed) in visible.iter().zip(futures::future::join_all(lookups).await) {
+            match listed {
+                Ok(models) => {
+                    for m in models {
+                        let id = format!("{}/{}", endpoint.name, m.id);
+                        if seen.insert(id.clone()) {
+                            data.push(json!({"id": id, "object": "model", "created": created, "owned_by": endpoint.name}));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(endpoint = %endpoint.id, error = %e, "cannot list models"),
+            }
+        }
+        for m in self.store_ref().list_models(None).await? {
+            if let Some(e) = visible
+                .iter()
+                .find(|e| e.id == m.provider_endpoint_id)
+                .filter(|_| m.is_default)
+            {
+                if seen.insert(m.name.clone()) {
+                    data.push(json!({"id": m.name, "object": "model", "created": created, "owned_by": e.name}));
+                }
+            }
+        }
+        Ok(json!({"object": "list", "data": data}))
+    }
+}

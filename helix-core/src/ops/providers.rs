@@ -1,0 +1,220 @@
+//! Provider endpoints: where models are served, scoped to the instance, an org or a
+//! user. Their API keys are sealed with the instance key and never returned.
+
+use super::validate;
+use crate::auth::Principal;
+use crate::authz::{self, OrgAction};
+use crate::control_plane::ControlPlane;
+use crate::error::{CoreError, Result};
+use crate::id::{ModelId, ProviderEndpointId};
+use crate::model::{Model, ProviderEndpoint, ProviderKind, Scope};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// Adds a provider endpoint.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CreateProviderEndpointRequest {
+    /// Name used in `provider/model`: lowercase letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// Wire dialect.
+    pub kind: ProviderKind,
+    /// Base URL, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// API key for the upstream; stored encrypted, never shown again.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Who may use it: `{"scope":"global"}`, `{"scope":"org","org_id":...}` or
+    /// `{"scope":"user","user_id":...}`.
+    #[serde(flatten)]
+    pub scope: Scope,
+}
+
+/// Registers a model of an endpoint.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateModelRequest {
+    /// The model's name at the provider.
+    pub name: String,
+    /// Serve this model name when callers give no provider.
+    #[serde(default)]
+    pub is_default: bool,
+    /// Context window in tokens.
+    #[serde(default)]
+    pub context_length: Option<i64>,
+}
+
+fn endpoint_name(name: &str) -> Result<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(CoreError::invalid(
+            "name",
+            "must be 1-64 of a-z, 0-9, '.', '_', '-'",
+        ))
+    }
+}
+
+fn base_url(url: &str) -> Result<String> {
+    let parsed = url::Url::parse(url).map_err(|e| CoreError::invalid("base_url", e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(CoreError::invalid("base_url", "must be an http(s) URL"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(CoreError::invalid(
+            "base_url",
+            "must not carry credentials; use api_key",
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+impl ControlPlane {
+    /// Checks that the caller may manage endpoints of `scope`.
+    pub(crate) async fn authorize_scope_manage(&self, p: &Principal, scope: &Scope) -> Result<()> {
+        match scope {
+            Scope::Global => authz::require_site_admin(p),
+            Scope::Org { org_id } => {
+                authz::authorize_org(self.store_ref(), p, org_id, OrgAction::Manage)
+                    .await
+                    .map(|_| ())
+            }
+            Scope::User { user_id } if user_id == &p.user.id => Ok(()),
+            Scope::User { .. } => Err(CoreError::Forbidden(
+                "endpoints of another user cannot be managed".into(),
+            )),
+        }
+    }
+
+    /// Adds a provider endpoint in a scope the caller manages.
+    pub async fn create_provider_endpoint(
+        &self,
+        p: &Principal,
+        req: CreateProviderEndpointRequest,
+    ) -> Result<ProviderEndpoint> {
+        self.authorize_scope_manage(p, &req.scope).await?;
+        if req.kind != ProviderKind::Openai {
+            return Err(CoreError::invalid(
+                "kind",
+                format!("{} endpoints are not supported yet", req.kind.as_str()),
+            ));
+        }
+        let endpoint = ProviderEndpoint {
+            id: ProviderEndpointId::new(),
+            name: endpoint_name(&req.name)?,
+            kind: req.kind,
+            base_url: base_url(&req.base_url)?,
+            scope: req.scope,
+            has_api_key: req.api_key.as_deref().is_some_and(|k| !k.is_empty()),
+            created_at: self.now(),
+        };
+        let sealed = match req.api_key.filter(|k| !k.is_empty()) {
+            Some(k) => Some(validate::text("api_key", &k, 4096).and_then(|k| {
+                self.secrets()
+                    .seal(k.as_bytes(), endpoint.id.as_str().as_bytes())
+            })?),
+            None => None,
+        };
+        self.store_ref()
+            .create_provider_endpoint(&endpoint, sealed.as_deref())
+            .await?;
+        tracing::info!(endpoint = %endpoint.id, name = %endpoint.name, "provider endpoint created");
+        Ok(endpoint)
+    }
+
+    /// The endpoints the caller may use, most specific scope first (user, org, global).
+    pub async fn list_provider_endpoints(&self, p: &Principal) -> Result<Vec<ProviderEndpoint>> {
+        let orgs: Vec<_> = self
+            .store_ref()
+            .list_orgs_for_user(&p.user.id)
+            .await?
+            .into_iter()
+            .map(|o| o.org.id)
+            .collect();
+        let mut visible: Vec<ProviderEndpoint> = self
+            .store_ref()
+            .list_provider_endpoints()
+            .await?
+            .into_iter()
+            .filter(|e| match &e.scope {
+                Scope::Global => true,
+                Scope::Org { org_id } => orgs.contains(org_id) || p.is_admin(),
+                Scope::User { user_id } => user_id == &p.user.id,
+            })
+            .collect();
+        visible.sort_by_key(|e| scope_rank(&e.scope));
+        Ok(visible)
+    }
+
+    /// One endpoint the caller may see.
+    pub async fn get_provider_endpoint(
+        &self,
+        p: &Principal,
+        id: &ProviderEndpointId,
+    ) -> Result<ProviderEndpoint> {
+        self.list_provider_endpoints(p)
+            .await?
+            .into_iter()
+            .find(|e| &e.id == id)
+            .ok_or_else(|| CoreError::not_found("provider endpoint", id))
+    }
+
+    /// Deletes an endpoint (whoever manages its scope).
+    pub async fn delete_provider_endpoint(
+        &self,
+        p: &Principal,
+        id: &ProviderEndpointId,
+    ) -> Result<()> {
+        let endpoint = self.get_provider_endpoint(p, id).await?;
+        self.authorize_scope_manage(p, &endpoint.scope).await?;
+        self.store_ref().delete_provider_endpoint(id).await?;
+        Ok(())
+    }
+
+    /// Registers a model of an endpoint (whoever manages its scope).
+    pub async fn create_model(
+        &self,
+        p: &Principal,
+        id: &ProviderEndpointId,
+        req: CreateModelRequest,
+    ) -> Result<Model> {
+        let endpoint = self.get_provider_endpoint(p, id).await?;
+        self.authorize_scope_manage(p, &endpoint.scope).await?;
+        if req.context_length.is_some_and(|n| n <= 0) {
+            return Err(CoreError::invalid("context_length", "must be positive"));
+        }
+        let model = Model {
+            id: ModelId::new(),
+            provider_endpoint_id: endpoint.id,
+            name: validate::name("name", &req.name, 200)?,
+            is_default: req.is_default,
+            context_length: req.context_length,
+            created_at: self.now(),
+        };
+        self.store_ref().create_model(&model).await?;
+        Ok(model)
+    }
+
+    /// The registered models of an endpoint the caller may see.
+    pub async fn list_endpoint_models(
+        &self,
+        p: &Principal,
+        id: &ProviderEndpointId,
+    ) -> Result<Vec<Model>> {
+        let endpoint = self.get_provider_endpoint(p, id).await?;
+        self.store_ref().list_models(Some(&endpoint.id)).await
+    }
+}
+
+/// Resolution order of scopes: a user's own endpoints, then their orgs', then global.
+pub(crate) fn scope_rank(scope: &Scope) -> u8 {
+    match scope {
+        Scope::User { .. } => 0,
+        Scope::Org { .. } => 1,
+        Scope::Global => 2,
+    }
+}

@@ -1,0 +1,436 @@
+//! The /v1 gateway against a local OpenAI-compatible upstream that the test controls,
+//! to reach paths a healthy engine never takes: upstream errors, a connection dying
+//! mid-stream, an unreachable upstream. (The real engine runs in `gateway_llama.rs`.)
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::Json as AxJson;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use common::{Caller, TestApp};
+use serde_json::{json, Value};
+
+const UPSTREAM_KEY: &str = "sk-upstream-secret-123";
+
+fn authorized(h: &HeaderMap) -> bool {
+    h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {UPSTREAM_KEY}"))
+}
+
+async fn chat(h: HeaderMap, AxJson(req): AxJson<Value>) -> Response {
+    if !authorized(&h) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            AxJson(json!({"error": {"message": "bad key"}})),
+        )
+            .into_response();
+    }
+    if req["model"] == "explode" {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            AxJson(json!({"error": {"message": "engine on fire"}})),
+        )
+            .into_response();
+    }
+    if req["stream"] == true {
+        let chunk = |text: &str| {
+            format!(
+                "data: {}\n\n",
+                json!({"object": "chat.completion.chunk", "model": req["model"], "choices": [{"index": 0, "delta": {"content": text}}]})
+            )
+        };
+        let mut parts: Vec<Result<String, std::io::Error>> =
+            vec![Ok(chunk("Hel")), Ok(chunk("lo"))];
+        if req["model"] == "dies-mid-stream" {
+            parts.push(Err(std::io::Error::other("engine killed")));
+        } else {
+            parts.push(Ok("data: [DONE]\n\n".into()));
+        }
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            // Paced, so headers and the first chunks are on the wire before a failure.
+            .body(Body::from_stream(futures::StreamExt::then(
+                futures::stream::iter(parts),
+                |p| async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    p
+                },
+            )))
+            .unwrap();
+    }
+    // Echo what arrived so the test sees every field was passed through.
+    AxJson(json!({"id": "c1", "object": "chat.completion", "model": req["model"], "echo": req,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})).into_response()
+}
+
+async fn upstream() -> String {
+    let app = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(|AxJson(req): AxJson<Value>| async move {
+            AxJson(json!({"object": "list", "model": req["model"], "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}))
+        }))
+        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}]})) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn sse(t: &TestApp, caller: &Caller, body: Value) -> (StatusCode, Vec<String>) {
+    let r = t
+        .call(Method::POST, "/v1/chat/completions", caller, Some(body))
+        .await;
+    let text = r
+        .body
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| r.body.to_string());
+    let events = text
+        .split("\n\n")
+        .filter_map(|ev| {
+            ev.lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(str::to_owned)
+        })
+        .collect();
+    (r.status, events)
+}
+
+#[tokio::test]
+async fn chat_streams_errors_resolution_and_scopes() {
+    let base = upstream().await;
+    let t = TestApp::new().await;
+    let (admin, _) = t.user_with_key("root@x.io").await;
+    let (alice, _) = t.user_with_key("alice@x.io").await;
+    let (mallory, _) = t.user_with_key("mallory@x.io").await;
+
+    let r = t.call(Method::POST, "/api/v1/providers", &admin,
+        Some(json!({"name": "fake", "kind": "openai", "base_url": base, "api_key": UPSTREAM_KEY, "scope": "global"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["has_api_key"], true);
+    assert!(
+        !r.body.to_string().contains(UPSTREAM_KEY),
+        "the key is never returned"
+    );
+    let ep_id = r.body["id"].as_str().unwrap().to_owned();
+    let (_, sealed) =
+        t.cp.store()
+            .get_provider_endpoint(&ep_id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let sealed = sealed.unwrap();
+    assert!(
+        !sealed
+            .windows(UPSTREAM_KEY.len())
+            .any(|w| w == UPSTREAM_KEY.as_bytes()),
+        "stored encrypted"
+    );
+
+    // Plain chat: the decrypted key reaches the upstream, every field passes through,
+    // and the answer carries the model name the caller used.
+    let body = json!({"model": "fake/m1", "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.2, "stop": ["\n"], "response_format": {"type": "json_object"},
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]});
+    let r = t
+        .call(Method::POST, "/v1/chat/completions", &alice, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["model"], "fake/m1");
+    let echo = &r.body["echo"];
+    assert_eq!(echo["model"], "m1");
+    assert_eq!(echo["temperature"], 0.2);
+    assert_eq!(echo["stop"], json!(["\n"]));
+    assert_eq!(echo["response_format"]["type"], "json_object");
+    assert_eq!(echo["tools"][0]["function"]["name"], "f");
+    assert!(echo.get("stream").is_none());
+
+    // Streaming: chunks then [DONE].
+    let (status, events) = sse(&t, &alice, json!({"model": "fake/m1", "stream": true, "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .map(|c| c["choices"][0]["delta"]["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Hello");
+    assert!(chunks.iter().all(|c| c["model"] == "fake/m1"));
+
+    // The engine dies mid-stream: the deltas so far, then one error event, no [DONE].
+    let (status, events) = sse(&t, &alice, json!({"model": "fake/dies-mid-stream", "stream": true, "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events.len(), 3, "{events:?}");
+    let last: Value = serde_json::from_str(&events[2]).unwrap();
+    assert_eq!(last["error"]["code"], "upstream_error");
+    assert_eq!(last["error"]["type"], "api_error");
+
+    // Upstream errors and bad requests in OpenAI's shape.
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(json!({"model": "fake/explode", "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(r.body["error"]["code"], "upstream_error");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("engine on fire"));
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(json!({"model": "nope/m1", "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["type"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found_error"))
+    );
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(json!({"model": "fake/m1", "messages": []})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input"))
+    );
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &Caller::Anonymous,
+            Some(json!({"model": "fake/m1", "messages": []})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("authentication_error"))
+    );
+
+    // A bare name needs a registered default.
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/embeddings",
+            &alice,
+            Some(json!({"model": "m2", "input": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/providers/{ep_id}/models"),
+            &alice,
+            Some(json!({"name": "m2", "is_default": true})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "only a site admin manages global endpoints"
+    );
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/providers/{ep_id}/models"),
+            &admin,
+            Some(json!({"name": "m2", "is_default": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/embeddings",
+            &alice,
+            Some(json!({"model": "m2", "input": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["data"][0]["embedding"], json!([0.1, 0.2]));
+    assert_eq!(r.body["model"], "m2");
+
+    // /v1/models lists what the caller may use, live from the upstream plus defaults.
+    let r = t.call(Method::GET, "/v1/models", &alice, None).await;
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["fake/m1", "fake/m2", "m2"]);
+
+    // Alice's own endpoint shadows the global one of the same name; Mallory cannot
+    // see or use it.
+    let me = t.call(Method::GET, "/api/v1/users/me", &alice, None).await;
+    let alice_id = me.body["user"]["id"].as_str().unwrap();
+    let r = t.call(Method::POST, "/api/v1/providers", &alice,
+        Some(json!({"name": "fake", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "user", "user_id": alice_id}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let private_id = r.body["id"].as_str().unwrap().to_owned();
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(json!({"model": "fake/m1", "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_GATEWAY,
+        "alice's own (unreachable) endpoint wins: {:?}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connect"),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        !r.body.to_string().contains("127.0.0.1:9"),
+        "upstream addresses do not leak"
+    );
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &mallory,
+            Some(json!({"model": "fake/m1", "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "mallory still gets the global endpoint"
+    );
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/providers/{private_id}"),
+            &mallory,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/providers/{private_id}"),
+            &mallory,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let listed = t
+        .call(Method::GET, "/api/v1/providers", &mallory, None)
+        .await;
+    assert!(!listed.body.to_string().contains(&private_id));
+    let r = t.call(Method::POST, "/api/v1/providers", &mallory,
+        Some(json!({"name": "x", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "user", "user_id": alice_id}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn org_endpoints_serve_members_only() {
+    let base = upstream().await;
+    let t = TestApp::new().await;
+    let (_admin, _) = t.user_with_key("root@x.io").await;
+    let (owner, _) = t.user_with_key("owner@x.io").await;
+    let (outsider, _) = t.user_with_key("outsider@x.io").await;
+    let org = t
+        .call(
+            Method::POST,
+            "/api/v1/orgs",
+            &owner,
+            Some(json!({"name": "Team"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.call(Method::POST, "/api/v1/providers", &outsider,
+        Some(json!({"name": "team", "kind": "openai", "base_url": base, "scope": "org", "org_id": org}))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "outsiders cannot even see the org"
+    );
+    let r = t.call(Method::POST, "/api/v1/providers", &owner,
+        Some(json!({"name": "team", "kind": "openai", "base_url": base, "api_key": UPSTREAM_KEY, "scope": "org", "org_id": org}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let msg = json!({"model": "team/m1", "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(
+        t.call(
+            Method::POST,
+            "/v1/chat/completions",
+            &owner,
+            Some(msg.clone())
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let r = t
+        .call(Method::POST, "/v1/chat/completions", &outsider, Some(msg))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another org's endpoint is invisible: {:?}",
+        r.body
+    );
+    let models = t.call(Method::GET, "/v1/models", &outsider, None).await;
+    assert_eq!(models.body["data"], json!([]));
+    // Bad endpoint definitions.
+    for bad in [
+        json!({"name": "Bad Name", "kind": "openai", "base_url": base, "scope": "org", "org_id": org}),
+        json!({"name": "ok", "kind": "openai", "base_url": "ftp://x", "scope": "org", "org_id": org}),
+        json!({"name": "ok", "kind": "openai", "base_url": "http://u:p@h/v1", "scope": "org", "org_id": org}),
+        json!({"name": "ok", "kind": "anthropic", "base_url": base, "scope": "org", "org_id": org}),
+    ] {
+        let r = t
+            .call(Method::POST, "/api/v1/providers", &owner, Some(bad.clone()))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            r.body
+        );
+    }
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/providers",
+            &owner,
+            Some(json!({"name": "x", "kind": "openai", "base_url": base, "scope": "galaxy"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
