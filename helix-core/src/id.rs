@@ -101,6 +101,8 @@ define_id!(/// One message in a chat session.
     InteractionId, "int", "interaction");
 define_id!(/// An app (assistant).
     AppId, "app", "app");
+define_id!(/// A recorded model call.
+    UsageId, "use", "usage record");
 
 #[cfg(test)]
 mod tests {

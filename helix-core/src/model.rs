@@ -371,3 +371,57 @@ pub struct Interaction {
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
+
+/// One model call through the gateway, as recorded by the usage layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UsageRecord {
+    /// Id.
+    pub id: UsageId,
+    /// Who called.
+    pub user_id: UserId,
+    /// With which key, if any.
+    pub api_key_id: Option<ApiKeyId>,
+    /// Which endpoint served it (none when resolution failed).
+    pub provider_endpoint_id: Option<ProviderEndpointId>,
+    /// The model name the caller asked for.
+    pub model: String,
+    /// The name sent upstream.
+    pub upstream_model: String,
+    /// `chat`, `chat_stream` or `embeddings`.
+    pub kind: String,
+    /// Prompt tokens (0 when the upstream did not say).
+    pub prompt_tokens: i64,
+    /// Generated tokens (0 when the upstream did not say).
+    pub completion_tokens: i64,
+    /// Milliseconds from the call to its end.
+    pub latency_ms: i64,
+    /// Milliseconds to the first streamed chunk.
+    pub ttft_ms: Option<i64>,
+    /// `ok`, `error` or `cancelled` (the client went away).
+    pub status: String,
+    /// The error code when it failed.
+    pub error_code: Option<String>,
+    /// When the call started.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Aggregated usage for one day, model and key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UsageSummaryRow {
+    /// The UTC day.
+    pub day: chrono::NaiveDate,
+    /// Model name as asked.
+    pub model: String,
+    /// The API key, when calls used one.
+    pub api_key_id: Option<ApiKeyId>,
+    /// Calls.
+    pub calls: i64,
+    /// Calls that failed.
+    pub errors: i64,
+    /// Prompt tokens.
+    pub prompt_tokens: i64,
+    /// Generated tokens.
+    pub completion_tokens: i64,
+    /// Mean latency in milliseconds.
+    pub avg_latency_ms: i64,
+}

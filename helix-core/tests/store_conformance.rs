@@ -411,6 +411,66 @@ async fn chat_sessions(s: Arc<dyn Store>) {
     assert!(s.list_interactions(&sess.id).await.unwrap().is_empty());
 }
 
+async fn usage_records(s: &dyn Store) {
+    let a = user(s, "a@x.io", AdminRule::No).await;
+    let b = user(s, "b@x.io", AdminRule::No).await;
+    let rec = |u: &User, model: &str, status: &str, prompt, completion, latency| UsageRecord {
+        id: UsageId::new(),
+        user_id: u.id.clone(),
+        api_key_id: None,
+        provider_endpoint_id: None,
+        model: model.into(),
+        upstream_model: model.into(),
+        kind: "chat".into(),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        latency_ms: latency,
+        ttft_ms: Some(5),
+        status: status.into(),
+        error_code: None,
+        created_at: now(),
+    };
+    s.record_usage(&rec(&a, "m1", "ok", 10, 20, 100))
+        .await
+        .unwrap();
+    s.record_usage(&rec(&a, "m1", "error", 1, 0, 300))
+        .await
+        .unwrap();
+    s.record_usage(&rec(&a, "m2", "ok", 5, 5, 50))
+        .await
+        .unwrap();
+    s.record_usage(&rec(&b, "m1", "ok", 7, 7, 10))
+        .await
+        .unwrap();
+    let mine = s
+        .usage_summary(Some(&a.id), now() - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 2);
+    let m1 = mine.iter().find(|r| r.model == "m1").unwrap();
+    assert_eq!(
+        (
+            m1.calls,
+            m1.errors,
+            m1.prompt_tokens,
+            m1.completion_tokens,
+            m1.avg_latency_ms
+        ),
+        (2, 1, 11, 20, 200)
+    );
+    assert_eq!(m1.day, now().date_naive());
+    let all = s
+        .usage_summary(None, now() - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(all.iter().map(|r| r.calls).sum::<i64>(), 4);
+    assert!(s
+        .usage_summary(None, now() + Duration::days(1))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! conformance {
     ($($case:ident),* ; $($arc_case:ident),*) => {
         mod sqlite {
@@ -438,4 +498,4 @@ macro_rules! conformance {
     };
 }
 
-conformance!(users, identities_sessions_flows, api_keys_and_settings, orgs_members_apps, providers_and_models; chat_sessions);
+conformance!(users, identities_sessions_flows, api_keys_and_settings, orgs_members_apps, providers_and_models, usage_records; chat_sessions);

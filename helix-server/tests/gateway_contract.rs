@@ -46,6 +46,10 @@ async fn chat(h: HeaderMap, AxJson(req): AxJson<Value>) -> Response {
         if req["model"] == "dies-mid-stream" {
             parts.push(Err(std::io::Error::other("engine killed")));
         } else {
+            if req["stream_options"]["include_usage"] == true {
+                let usage = json!({"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}});
+                parts.push(Ok(format!("data: {usage}\n\n")));
+            }
             parts.push(Ok("data: [DONE]\n\n".into()));
         }
         return Response::builder()
@@ -166,6 +170,15 @@ async fn chat_streams_errors_resolution_and_scopes() {
         .collect();
     assert_eq!(text, "Hello");
     assert!(chunks.iter().all(|c| c["model"] == "fake/m1"));
+    assert_eq!(
+        text, "Hello",
+        "the usage chunk Helix asked for is not passed on"
+    );
+    // A client that asks for usage gets the usage chunk.
+    let (_, events) = sse(&t, &alice, json!({"model": "fake/m1", "stream": true,
+        "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "hi"}]})).await;
+    let usage_chunk: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(usage_chunk["usage"]["completion_tokens"], 2, "{events:?}");
 
     // The engine dies mid-stream: the deltas so far, then one error event, no [DONE].
     let (status, events) = sse(&t, &alice, json!({"model": "fake/dies-mid-stream", "stream": true, "messages": [{"role": "user", "content": "hi"}]})).await;
@@ -353,6 +366,59 @@ async fn chat_streams_errors_resolution_and_scopes() {
     let r = t.call(Method::POST, "/api/v1/providers", &mallory,
         Some(json!({"name": "x", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "user", "user_id": alice_id}))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Every call that reached a provider was metered: alice made 2 plain chats that
+    // reached "fake" (one ok, one upstream error), 3 streams (2 ok with usage, one cut),
+    // 1 embeddings call, and 1 call to her unreachable endpoint.
+    let usage = wait_for_usage(&t, &alice, 7).await;
+    let total = |field: &str| {
+        usage
+            .iter()
+            .map(|r| r[field].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(total("errors"), 3, "{usage:?}");
+    assert_eq!(total("prompt_tokens"), 3 + 5 + 5, "{usage:?}");
+    assert_eq!(total("completion_tokens"), 1 + 2 + 2, "{usage:?}");
+    assert!(usage.iter().all(|r| r["api_key_id"].is_string()));
+    let r = t
+        .call(Method::GET, "/api/v1/usage?all=true", &alice, None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = t
+        .call(Method::GET, "/api/v1/usage?all=true&days=1", &admin, None)
+        .await;
+    let everyone: i64 = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["calls"].as_i64().unwrap())
+        .sum();
+    assert_eq!(everyone, 8, "alice's 7 and mallory's 1: {:?}", r.body);
+    let r = t
+        .call(Method::GET, "/api/v1/usage?days=0", &alice, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Usage is written off the request path: poll until `calls` records are visible.
+async fn wait_for_usage(t: &TestApp, caller: &Caller, calls: i64) -> Vec<Value> {
+    for _ in 0..100 {
+        let r = t.call(Method::GET, "/api/v1/usage", caller, None).await;
+        let rows = r.body.as_array().cloned().unwrap_or_default();
+        if rows
+            .iter()
+            .map(|r| r["calls"].as_i64().unwrap_or(0))
+            .sum::<i64>()
+            >= calls
+        {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = t.call(Method::GET, "/api/v1/usage", caller, None).await;
+    panic!("usage never reached {calls} calls: {:?}", r.body);
 }
 
 #[tokio::test]

@@ -9,11 +9,14 @@
 //!    registered default models of visible endpoints, with the same scope order.
 
 use super::providers::scope_rank;
+use super::usage::{metered, Meter};
 use crate::auth::Principal;
 use crate::control_plane::ControlPlane;
 use crate::error::{CoreError, Result};
 use crate::model::{ProviderEndpoint, ProviderKind};
-use crate::providers::{ChatRequest, ChatStream, EmbeddingsRequest, OpenAiProvider, Provider};
+use crate::providers::{
+    usage_of, ChatRequest, ChatStream, EmbeddingsRequest, OpenAiProvider, Provider,
+};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -128,11 +131,14 @@ impl ControlPlane {
         let asked = std::mem::take(&mut req.model);
         let resolved = self.resolve_model(p, &asked).await?;
         req.model = resolved.upstream_model.clone();
-        let mut answer = self
-            .provider_for(&resolved.endpoint)
-            .await?
-            .chat(&req)
-            .await?;
+        let provider = self.provider_for(&resolved.endpoint).await?;
+        let mut meter = Meter::start(self, p, "chat", &asked, &resolved);
+        let result = provider.chat(&req).await;
+        if let Some(u) = result.as_ref().ok().and_then(usage_of) {
+            meter.usage(u);
+        }
+        meter.finish(result.as_ref().err());
+        let mut answer = result?;
         answer["model"] = json!(asked);
         Ok(answer)
     }
@@ -150,12 +156,33 @@ impl ControlPlane {
         let asked = std::mem::take(&mut req.model);
         let resolved = self.resolve_model(p, &asked).await?;
         req.model = resolved.upstream_model.clone();
-        let stream = self
-            .provider_for(&resolved.endpoint)
-            .await?
-            .chat_stream(&req)
-            .await?;
-        Ok(stream
+        // Ask the upstream for usage so the call can be metered; when the client did
+        // not ask for it, the usage-only chunk is not passed on.
+        let client_wants_usage = req
+            .extra
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            == Some(&json!(true));
+        if !client_wants_usage {
+            let mut opts = req
+                .extra
+                .get("stream_options")
+                .cloned()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({}));
+            opts["include_usage"] = json!(true);
+            req.extra.insert("stream_options".into(), opts);
+        }
+        let provider = self.provider_for(&resolved.endpoint).await?;
+        let meter = Meter::start(self, p, "chat_stream", &asked, &resolved);
+        let stream = match provider.chat_stream(&req).await {
+            Ok(s) => s,
+            Err(e) => {
+                meter.finish(Some(&e));
+                return Err(e);
+            }
+        };
+        Ok(metered(stream, meter, !client_wants_usage)
             .map(move |item| {
                 item.map(|mut chunk| {
                     chunk["model"] = json!(asked);
@@ -170,11 +197,14 @@ impl ControlPlane {
         let asked = std::mem::take(&mut req.model);
         let resolved = self.resolve_model(p, &asked).await?;
         req.model = resolved.upstream_model.clone();
-        let mut answer = self
-            .provider_for(&resolved.endpoint)
-            .await?
-            .embeddings(&req)
-            .await?;
+        let provider = self.provider_for(&resolved.endpoint).await?;
+        let mut meter = Meter::start(self, p, "embeddings", &asked, &resolved);
+        let result = provider.embeddings(&req).await;
+        if let Some(u) = result.as_ref().ok().and_then(usage_of) {
+            meter.usage(u);
+        }
+        meter.finish(result.as_ref().err());
+        let mut answer = result?;
         answer["model"] = json!(asked);
         Ok(answer)
     }

@@ -9,4 +9,5 @@ pub mod gateway;
 pub mod orgs;
 pub mod providers;
 pub mod sso;
+pub mod usage;
 mod validate;

@@ -12,6 +12,7 @@ mod orgs;
 mod providers;
 mod rows;
 mod sql;
+mod usage;
 
 pub use sql::{Backend, SqlStore};
 
@@ -251,9 +252,24 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn list_interactions(&self, session: &SessionId) -> Result<Vec<Interaction>>;
 }
 
+/// Usage of model calls.
+#[async_trait]
+pub trait UsageStore: Send + Sync + 'static {
+    /// Records one call.
+    async fn record_usage(&self, record: &UsageRecord) -> Result<()>;
+    /// Calls since `since`, per day, model and API key; one user's or everyone's.
+    async fn usage_summary(
+        &self,
+        user: Option<&UserId>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UsageSummaryRow>>;
+}
+
 /// Everything Helix stores. Backends implement the sub-traits; this adds health.
 #[async_trait]
-pub trait Store: AccountStore + OrgStore + ProviderStore + ChatStore + std::fmt::Debug {
+pub trait Store:
+    AccountStore + OrgStore + ProviderStore + ChatStore + UsageStore + std::fmt::Debug
+{
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Checks the database answers (readiness).

@@ -9,6 +9,7 @@ mod health;
 mod openai;
 mod orgs;
 mod providers;
+mod usage;
 
 use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
 use crate::metrics;
@@ -34,7 +35,7 @@ use utoipa_axum::routes;
     info(title = "Helix API", description = "Helix control plane: /api/v1 REST API."),
     components(schemas(ErrorBody, ErrorDetail)),
     tags((name = "auth"), (name = "users"), (name = "orgs"), (name = "api-keys"), (name = "apps"),
-         (name = "admin"), (name = "health"), (name = "providers"),
+         (name = "admin"), (name = "health"), (name = "providers"), (name = "usage"),
          (name = "openai", description = "OpenAI-compatible API"))
 )]
 struct ApiDoc;
@@ -68,6 +69,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(openai::chat_completions))
         .routes(routes!(openai::embeddings))
         .routes(routes!(openai::models))
+        .routes(routes!(usage::usage))
 }
 
 /// The OpenAPI document of the API, generated from the route annotations.

@@ -1,0 +1,183 @@
+//! The usage layer: one meter around every provider call, and the usage report.
+//!
+//! Records are written off the request path (a spawned task), so metering adds no
+//! database round trip to a model call. A stream that the client abandons is recorded
+//! as `cancelled` when it is dropped.
+
+use super::gateway::ResolvedModel;
+use crate::auth::{AuthMethod, Principal};
+use crate::authz;
+use crate::control_plane::ControlPlane;
+use crate::error::{CoreError, Result};
+use crate::id::UsageId;
+use crate::model::{UsageRecord, UsageSummaryRow};
+use crate::providers::{usage_of, ChatStream, Usage};
+use crate::store::Store;
+use futures::StreamExt;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::IntoParams;
+
+/// Measures one call and records it exactly once.
+pub(crate) struct Meter {
+    store: Arc<dyn Store>,
+    record: Option<UsageRecord>,
+    started: Instant,
+}
+
+impl Meter {
+    pub(crate) fn start(
+        cp: &ControlPlane,
+        p: &Principal,
+        kind: &str,
+        asked: &str,
+        resolved: &ResolvedModel,
+    ) -> Meter {
+        let api_key_id = match &p.method {
+            AuthMethod::ApiKey { key_id } => Some(key_id.clone()),
+            _ => None,
+        };
+        Meter {
+            store: cp.store().clone(),
+            started: Instant::now(),
+            record: Some(UsageRecord {
+                id: UsageId::new(),
+                user_id: p.user.id.clone(),
+                api_key_id,
+                provider_endpoint_id: Some(resolved.endpoint.id.clone()),
+                model: asked.to_owned(),
+                upstream_model: resolved.upstream_model.clone(),
+                kind: kind.to_owned(),
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                latency_ms: 0,
+                ttft_ms: None,
+                status: "cancelled".into(),
+                error_code: None,
+                created_at: cp.now(),
+            }),
+        }
+    }
+
+    fn elapsed_ms(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    pub(crate) fn first_chunk(&mut self) {
+        let ms = self.elapsed_ms();
+        if let Some(r) = self.record.as_mut().filter(|r| r.ttft_ms.is_none()) {
+            r.ttft_ms = Some(ms);
+        }
+    }
+
+    pub(crate) fn usage(&mut self, u: Usage) {
+        if let Some(r) = self.record.as_mut() {
+            r.prompt_tokens = u.prompt_tokens;
+            r.completion_tokens = u.completion_tokens;
+        }
+    }
+
+    /// Ends the call: `None` for success, or the error it ended with.
+    pub(crate) fn finish(mut self, error: Option<&CoreError>) {
+        let ms = self.elapsed_ms();
+        if let Some(r) = self.record.as_mut() {
+            r.latency_ms = ms;
+            r.status = if error.is_some() { "error" } else { "ok" }.into();
+            r.error_code = error.map(|e| e.code().as_str().to_owned());
+        }
+        self.write();
+    }
+
+    fn write(&mut self) {
+        let (Some(mut record), Ok(rt)) =
+            (self.record.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        if record.latency_ms == 0 {
+            record.latency_ms = self.elapsed_ms();
+        }
+        let store = self.store.clone();
+        rt.spawn(async move {
+            if let Err(e) = store.record_usage(&record).await {
+                tracing::warn!(error = %e, "cannot record usage");
+            }
+        });
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        // Still unwritten: the caller went away mid-call.
+        self.write();
+    }
+}
+
+/// Meters a chat stream; drops the usage-only chunk the client did not ask for.
+pub(crate) fn metered(stream: ChatStream, meter: Meter, strip_usage_chunk: bool) -> ChatStream {
+    futures::stream::unfold(
+        (stream, Some(meter)),
+        move |(mut stream, mut meter)| async move {
+            loop {
+                let m = meter.as_mut()?;
+                match stream.next().await {
+                    Some(Ok(chunk)) => {
+                        m.first_chunk();
+                        if let Some(u) = usage_of(&chunk) {
+                            m.usage(u);
+                            let usage_only = chunk["choices"].as_array().is_some_and(Vec::is_empty);
+                            if strip_usage_chunk && usage_only {
+                                continue;
+                            }
+                        }
+                        return Some((Ok(chunk), (stream, meter)));
+                    }
+                    Some(Err(e)) => {
+                        if let Some(m) = meter.take() {
+                            m.finish(Some(&e));
+                        }
+                        return Some((Err(e), (stream, None)));
+                    }
+                    None => {
+                        if let Some(m) = meter.take() {
+                            m.finish(None);
+                        }
+                        return None;
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
+/// Which usage to report.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// How many days back, 1-366 (default 30).
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Everyone's usage (site admins) instead of the caller's.
+    #[serde(default)]
+    pub all: Option<bool>,
+}
+
+impl ControlPlane {
+    /// Usage per day, model and key: the caller's own, or everyone's for site admins.
+    pub async fn usage(&self, p: &Principal, q: UsageQuery) -> Result<Vec<UsageSummaryRow>> {
+        let days = q.days.unwrap_or(30);
+        if !(1..=366).contains(&days) {
+            return Err(CoreError::invalid("days", "must be between 1 and 366"));
+        }
+        let user = if q.all.unwrap_or(false) {
+            authz::require_site_admin(p)?;
+            None
+        } else {
+            Some(&p.user.id)
+        };
+        let since = self.now() - chrono::Duration::days(i64::from(days));
+        self.store().usage_summary(user, since).await
+    }
+}

@@ -1,0 +1,348 @@
+//! The gateway end to end against a REAL engine: llama.cpp's `llama-server` (built by
+//! scripts/llama.sh) with a tiny generated model, behind the real `helix` binary.
+//! Chat (plain and streaming), embeddings and models through `/v1`; the official
+//! `openai` Python and npm clients (tests/clients/run.sh); and killing the engine
+//! mid-stream.
+//!
+//! Required when `HELIX_TEST_REQUIRE_LLAMA=1` (scripts/test.sh, CI); otherwise skipped
+//! with a message when `HELIX_LLAMA_SERVER` / `HELIX_TEST_MODEL` are not set.
+
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn engine() -> Option<(String, String)> {
+    match (
+        std::env::var("HELIX_LLAMA_SERVER"),
+        std::env::var("HELIX_TEST_MODEL"),
+    ) {
+        (Ok(bin), Ok(model)) => Some((bin, model)),
+        _ => {
+            assert!(
+                std::env::var("HELIX_TEST_REQUIRE_LLAMA").as_deref() != Ok("1"),
+                "HELIX_TEST_REQUIRE_LLAMA=1 but HELIX_LLAMA_SERVER or HELIX_TEST_MODEL is not set"
+            );
+            eprintln!("llama-server not available (scripts/llama.sh): real-engine test not run");
+            None
+        }
+    }
+}
+
+async fn wait_ok(url: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(url).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "process behind {url} exited"
+        );
+        assert!(Instant::now() < deadline, "{url} did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts llama-server on a free port; returns its `/v1` base URL.
+async fn start_llama(bin: &str, model: &str, extra: &[&str]) -> (Proc, String) {
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .args([
+            "-m",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--alias",
+            "tiny",
+            "-np",
+            "2",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start llama-server");
+    wait_ok(&format!("http://127.0.0.1:{port}/health"), &mut child).await;
+    (Proc(child), format!("http://127.0.0.1:{port}/v1"))
+}
+
+async fn start_helix(dir: &std::path::Path) -> (Proc, String) {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_helix"))
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ok(&format!("{base}/readyz"), &mut child).await;
+    (Proc(child), base)
+}
+
+/// Registers the admin, returns an API key.
+async fn admin_key(http: &reqwest::Client, base: &str) -> String {
+    let creds = json!({"email": "admin@example.com", "password": "correct horse battery"});
+    http.post(format!("{base}/api/v1/auth/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let login: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key: Value = http
+        .post(format!("{base}/api/v1/api-keys"))
+        .header("x-csrf-token", login["csrf_token"].as_str().unwrap())
+        .json(&json!({"name": "e2e"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    key["key"].as_str().unwrap().to_owned()
+}
+
+async fn add_endpoint(base: &str, key: &str, name: &str, url: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/providers"))
+        .bearer_auth(key)
+        .json(&json!({"name": name, "kind": "openai", "base_url": url, "scope": "global"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+}
+
+/// Reads an SSE body to the end; returns its `data:` payloads.
+async fn sse_events(resp: reqwest::Response, on_first: impl FnOnce()) -> Vec<String> {
+    use futures::StreamExt;
+    let mut on_first = Some(on_first);
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(60), body.next())
+        .await
+        .expect("stream stalled")
+    {
+        let Ok(chunk) = chunk else { break };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(i) = buf.find("\n\n") {
+            let ev: String = buf.drain(..i + 2).collect();
+            if let Some(data) = ev.lines().find_map(|l| l.strip_prefix("data: ")) {
+                events.push(data.to_owned());
+                if let Some(f) = on_first.take() {
+                    f();
+                }
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_against_a_real_llama_server() {
+    let Some((bin, model)) = engine() else { return };
+    let (_chat, chat_url) = start_llama(&bin, &model, &["-c", "2048"]).await;
+    let (_embed, embed_url) = start_llama(
+        &bin,
+        &model,
+        &["-c", "512", "--embeddings", "--pooling", "mean"],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_helix, base) = start_helix(dir.path()).await;
+    let session = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let key = admin_key(&session, &base).await;
+    add_endpoint(&base, &key, "llama", &chat_url).await;
+    add_endpoint(&base, &key, "llama-embed", &embed_url).await;
+    let http = reqwest::Client::new();
+
+    let models: Value = http
+        .get(format!("{base}/v1/models"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"llama/tiny") && ids.contains(&"llama-embed/tiny"),
+        "{models}"
+    );
+
+    let msg = json!([{"role": "user", "content": "Say hello"}]);
+    let r = http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "llama/tiny", "messages": msg, "max_tokens": 8, "temperature": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["object"], "chat.completion");
+    assert_eq!(answer["model"], "llama/tiny");
+    assert!(
+        answer["choices"][0]["message"]["content"].is_string(),
+        "{answer}"
+    );
+    let completion_tokens = answer["usage"]["completion_tokens"].as_i64().unwrap();
+    assert!(
+        (1..=8).contains(&completion_tokens),
+        "max_tokens reached the engine: {answer}"
+    );
+
+    let r = http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "llama/tiny", "messages": msg, "max_tokens": 8, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = sse_events(r, || {}).await;
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk" && c["model"] == "llama/tiny"));
+    assert!(chunks
+        .iter()
+        .any(|c| c["choices"][0]["delta"]["content"].is_string()));
+
+    let r = http
+        .post(format!("{base}/v1/embeddings"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "llama-embed/tiny", "input": ["hello", "world"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let emb: Value = r.json().await.unwrap();
+    let vectors: Vec<usize> = emb["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["embedding"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(vectors.len(), 2);
+    assert!(vectors[0] > 0 && vectors[0] == vectors[1], "{vectors:?}");
+
+    // The official clients, unchanged.
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/run.sh");
+    let out = Command::new("bash")
+        .arg(&clients)
+        .env("HELIX_BASE_URL", format!("{base}/v1"))
+        .env("HELIX_API_KEY", &key)
+        .env("HELIX_CHAT_MODEL", "llama/tiny")
+        .env("HELIX_EMBED_MODEL", "llama-embed/tiny")
+        .output()
+        .expect("run tests/clients/run.sh");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{log}");
+    assert!(
+        out.status.success(),
+        "official client suites failed:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_engine_mid_stream_ends_in_an_error_event() {
+    let Some((bin, model)) = engine() else { return };
+    let (mut engine, url) = start_llama(&bin, &model, &["-c", "8192"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_helix, base) = start_helix(dir.path()).await;
+    let session = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let key = admin_key(&session, &base).await;
+    add_endpoint(&base, &key, "llama", &url).await;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(
+            &json!({"model": "llama/tiny", "stream": true, "max_tokens": 8000, "ignore_eos": true,
+            "messages": [{"role": "user", "content": "Write forever"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let started = Instant::now();
+    let events = sse_events(r, || {
+        let _ = engine.0.kill();
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the stream ended promptly"
+    );
+    let last: Value =
+        serde_json::from_str(events.last().unwrap()).unwrap_or_else(|_| panic!("{events:?}"));
+    assert_eq!(last["error"]["code"], "upstream_error", "{last}");
+    assert!(
+        !events.iter().any(|e| e == "[DONE]"),
+        "a cut answer must not look complete"
+    );
+    // Helix itself is fine and says so.
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}
