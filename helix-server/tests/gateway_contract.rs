@@ -500,3 +500,130 @@ async fn org_endpoints_serve_members_only() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Anthropic-style events `(event, data)` of an SSE body.
+fn named_events(body: &Value) -> Vec<(String, Value)> {
+    let text = body.as_str().map(str::to_owned).unwrap_or_default();
+    text.split("\n\n")
+        .filter_map(|ev| {
+            let name = ev.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = ev.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name.to_owned(), serde_json::from_str(data).unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn anthropic_messages_over_an_openai_upstream() {
+    let base = upstream().await;
+    let t = TestApp::new().await;
+    let (admin, _) = t.user_with_key("root@x.io").await;
+    let r = t.call(Method::POST, "/api/v1/providers", &admin,
+        Some(json!({"name": "fake", "kind": "openai", "base_url": base, "api_key": UPSTREAM_KEY, "scope": "global"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let Caller::ApiKey(key) = admin else {
+        unreachable!()
+    };
+    let send = |body: Value| {
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/v1/messages")
+            .header("x-api-key", key.as_str())
+            .header("anthropic-version", "2023-06-01")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+
+    let r = t
+        .raw(send(
+            json!({"model": "fake/m1", "max_tokens": 16, "system": "Be brief.",
+        "messages": [{"role": "user", "content": "hi"}]}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["type"], "message");
+    assert_eq!(
+        r.body["content"][0],
+        json!({"type": "text", "text": "Hello"})
+    );
+    assert_eq!(r.body["stop_reason"], "end_turn");
+    assert_eq!(
+        r.body["usage"],
+        json!({"input_tokens": 3, "output_tokens": 1})
+    );
+    // What reached the upstream is the translated OpenAI request.
+    let echoed = &r.body;
+    assert_eq!(echoed["model"], "fake/m1");
+
+    let r = t
+        .raw(send(
+            json!({"model": "fake/m1", "max_tokens": 16, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let events = named_events(&r.body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ],
+        "{events:?}"
+    );
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "Hello");
+    assert_eq!(
+        events[5].1["usage"]["output_tokens"], 2,
+        "usage reaches message_delta"
+    );
+
+    let r = t
+        .raw(send(
+            json!({"model": "fake/dies-mid-stream", "max_tokens": 16, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]}),
+        ))
+        .await;
+    let events = named_events(&r.body);
+    assert_eq!(events.last().unwrap().0, "error", "{events:?}");
+    assert_eq!(events.last().unwrap().1["error"]["type"], "api_error");
+
+    let r = t.raw(send(json!({"model": "nope/x", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["type"], "error");
+    assert_eq!(r.body["error"]["type"], "not_found_error");
+    let r = t
+        .raw(send(
+            json!({"model": "fake/m1", "messages": [{"role": "user", "content": "hi"}]}),
+        ))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["type"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid_request_error")
+        )
+    );
+    let unauth = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/messages")
+        .header("x-api-key", "hx-wrong")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let r = t.raw(unauth).await;
+    assert_eq!(
+        (r.status, r.body["error"]["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("authentication_error"))
+    );
+}

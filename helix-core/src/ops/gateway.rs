@@ -254,3 +254,58 @@ impl ControlPlane {
         Ok(json!({"object": "list", "data": data}))
     }
 }
+
+/// What `POST /v1/messages` answers.
+pub enum MessagesOutcome {
+    /// A whole Anthropic `message`.
+    Message(Value),
+    /// Anthropic stream events `(event name, data)`; a failure mid-stream is one
+    /// `error` event, then the stream ends.
+    Stream(futures::stream::BoxStream<'static, (&'static str, Value)>),
+}
+
+impl std::fmt::Debug for MessagesOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessagesOutcome::Message(m) => f.debug_tuple("Message").field(m).finish(),
+            MessagesOutcome::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+impl ControlPlane {
+    /// The Anthropic Messages API over whatever provider serves the model.
+    pub async fn messages(&self, p: &Principal, body: &Value) -> Result<MessagesOutcome> {
+        use crate::providers::anthropic_compat::{
+            error_body, from_chat_completion, to_chat_request, StreamTranslator,
+        };
+        let mut req = to_chat_request(body)?;
+        let model = req.model.clone();
+        // Anthropic streams always report usage (in message_delta): ask for the chunk.
+        req.extra.insert("stream_options".into(), json!({"include_usage": true}));
+        if !req.is_stream() {
+            req.extra.remove("stream_options");
+            let answer = self.chat_completion(p, req).await?;
+            return Ok(MessagesOutcome::Message(from_chat_completion(
+                &answer, &model,
+            )));
+        }
+        let chunks = self.chat_completion_stream(p, req).await?;
+        let events = futures::stream::unfold(
+            (Some(chunks), StreamTranslator::new(&model)),
+            |(chunks, mut tr)| async move {
+                let mut chunks = chunks?;
+                match chunks.next().await {
+                    Some(Ok(chunk)) => Some((tr.on_chunk(&chunk), (Some(chunks), tr))),
+                    Some(Err(e)) => Some((
+                        vec![("error", error_body("api_error", &e.to_string()))],
+                        (None, tr),
+                    )),
+                    None => Some((tr.finish(), (None, tr))),
+                }
+            },
+        )
+        .flat_map(futures::stream::iter);
+        Ok(MessagesOutcome::Stream(events.boxed()))
+    }
+}

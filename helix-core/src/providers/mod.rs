@@ -5,6 +5,7 @@
 //! carries every other field through untouched (`extra`), so tools, `response_format`,
 //! stop sequences and sampling parameters reach the upstream exactly as sent.
 
+pub mod anthropic_compat;
 mod openai;
 pub mod sse;
 

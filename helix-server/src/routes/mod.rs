@@ -1,6 +1,7 @@
 //! The router: every route, its OpenAPI description, and the middleware stack.
 
 mod admin;
+mod anthropic;
 mod api_keys;
 mod apps;
 mod auth;
@@ -69,6 +70,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(openai::chat_completions))
         .routes(routes!(openai::embeddings))
         .routes(routes!(openai::models))
+        .routes(routes!(anthropic::messages))
         .routes(routes!(usage::usage))
 }
 
