@@ -405,6 +405,13 @@ async fn chat_sessions(s: Arc<dyn Store>) {
         s.append_interaction(&missing).await.unwrap_err().code(),
         ErrorCode::NotFound
     );
+    assert_eq!(s.delete_interactions_from(&sess.id, 8).await.unwrap(), 2);
+    assert_eq!(s.list_interactions(&sess.id).await.unwrap().len(), 8);
+    let next = s
+        .append_interaction(&new(MessageRole::User, "again"))
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 8, "positions are reused after a truncation");
     assert!(s.rename_session(&sess.id, "Renamed", now()).await.unwrap());
     assert_eq!(s.list_sessions(&a.id).await.unwrap()[0].name, "Renamed");
     assert!(s.delete_session(&sess.id).await.unwrap());

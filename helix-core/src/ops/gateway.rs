@@ -282,7 +282,8 @@ impl ControlPlane {
         let mut req = to_chat_request(body)?;
         let model = req.model.clone();
         // Anthropic streams always report usage (in message_delta): ask for the chunk.
-        req.extra.insert("stream_options".into(), json!({"include_usage": true}));
+        req.extra
+            .insert("stream_options".into(), json!({"include_usage": true}));
         if !req.is_stream() {
             req.extra.remove("stream_options");
             let answer = self.chat_completion(p, req).await?;

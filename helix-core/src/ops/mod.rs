@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod chat;
 pub mod gateway;
 pub mod orgs;
 pub mod providers;

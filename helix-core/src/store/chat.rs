@@ -149,4 +149,13 @@ impl ChatStore for SqlStore {
             rows::interaction,
         )
     }
+
+    async fn delete_interactions_from(&self, session: &SessionId, seq: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM interactions WHERE session_id = $1 AND seq >= $2")
+            .bind(session.as_str())
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -250,6 +250,8 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn update_interaction(&self, interaction: &Interaction) -> Result<bool>;
     /// A session's interactions in order.
     async fn list_interactions(&self, session: &SessionId) -> Result<Vec<Interaction>>;
+    /// Deletes a session's interactions from position `seq` on; returns how many.
+    async fn delete_interactions_from(&self, session: &SessionId, seq: i64) -> Result<u64>;
 }
 
 /// Usage of model calls.

@@ -10,6 +10,7 @@ mod health;
 mod openai;
 mod orgs;
 mod providers;
+mod sessions;
 mod usage;
 
 use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
     info(title = "Helix API", description = "Helix control plane: /api/v1 REST API."),
     components(schemas(ErrorBody, ErrorDetail)),
     tags((name = "auth"), (name = "users"), (name = "orgs"), (name = "api-keys"), (name = "apps"),
-         (name = "admin"), (name = "health"), (name = "providers"), (name = "usage"),
+         (name = "admin"), (name = "health"), (name = "providers"), (name = "usage"), (name = "sessions"),
          (name = "openai", description = "OpenAI-compatible API"))
 )]
 struct ApiDoc;
@@ -72,6 +73,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(openai::models))
         .routes(routes!(anthropic::messages))
         .routes(routes!(usage::usage))
+        .routes(routes!(sessions::list, sessions::create))
+        .routes(routes!(sessions::get, sessions::rename, sessions::delete))
+        .routes(routes!(sessions::chat))
+        .routes(routes!(sessions::regenerate))
+        .routes(routes!(sessions::fork))
 }
 
 /// The OpenAPI document of the API, generated from the route annotations.

@@ -2,6 +2,8 @@
 //! test can move.
 #![allow(dead_code)]
 
+pub mod fake_upstream;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
