@@ -3,6 +3,7 @@
 use crate::auth::oidc::{OidcConfig, OidcProvider};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{CoreError, Result};
+use crate::events::{EventBus, InProcessBus};
 use crate::secrets::SecretBox;
 use crate::store::Store;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub(crate) struct Inner {
     pub(crate) oidc: Option<OidcProvider>,
     /// One pooled client for every call to model providers.
     pub(crate) upstream_http: reqwest::Client,
+    /// Where chat events go.
+    pub(crate) events: Arc<dyn EventBus>,
+    /// Text of answers being generated in this process.
+    pub(crate) live: crate::ops::live::LiveAnswers,
 }
 
 impl ControlPlane {
@@ -93,6 +98,7 @@ pub struct ControlPlaneBuilder {
     session_ttl: Option<chrono::Duration>,
     registration: Option<bool>,
     oidc: Option<OidcConfig>,
+    events: Option<Arc<dyn EventBus>>,
 }
 
 impl ControlPlaneBuilder {
@@ -127,6 +133,12 @@ impl ControlPlaneBuilder {
         self
     }
 
+    /// The event bus (default: in-process).
+    pub fn events(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.events = Some(bus);
+        self
+    }
+
     /// Enables SSO through an OpenID Connect provider.
     pub fn oidc(mut self, config: OidcConfig) -> Self {
         self.oidc = Some(config);
@@ -147,6 +159,10 @@ impl ControlPlaneBuilder {
                 registration_default: self.registration.unwrap_or(true),
                 oidc,
                 upstream_http: upstream_client()?,
+                events: self
+                    .events
+                    .unwrap_or_else(|| Arc::new(InProcessBus::default())),
+                live: Default::default(),
             }),
         })
     }

@@ -48,6 +48,7 @@ pub mod authz;
 pub mod clock;
 mod control_plane;
 pub mod error;
+pub mod events;
 pub mod id;
 pub mod model;
 pub mod ops;

@@ -384,10 +384,11 @@ impl ControlPlane {
         });
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         for ev in first {
+            self.publish(&session.id, &ev);
             let _ = tx.send(ev).await;
         }
         let (cp, p) = (self.clone(), p.clone());
-        tokio::spawn(async move { cp.run_answer(p, request, answer, tx).await });
+        tokio::spawn(async move { cp.run_answer(p, session.id, request, answer, tx).await });
         Ok(rx)
     }
 
@@ -397,11 +398,13 @@ impl ControlPlane {
     async fn run_answer(
         self,
         p: Principal,
+        session_id: SessionId,
         request: ChatRequest,
         mut answer: Interaction,
         tx: tokio::sync::mpsc::Sender<ChatEvent>,
     ) {
         let mut chars = 0usize;
+        let mut direct = Some(tx);
         let mut last_persist = std::time::Instant::now();
         let outcome: Result<()> = async {
             let mut stream = self.chat_completion_stream(&p, request).await?;
@@ -420,13 +423,15 @@ impl ControlPlane {
                     continue;
                 };
                 answer.content.push_str(text);
-                let _ = tx
-                    .send(ChatEvent::Delta {
-                        interaction_id: answer.id.clone(),
-                        offset: chars,
-                        text: text.to_owned(),
-                    })
-                    .await;
+                // Live text first, then the event (see ops::live for why).
+                self.inner.live.append(&answer.id, text);
+                let delta = ChatEvent::Delta {
+                    interaction_id: answer.id.clone(),
+                    offset: chars,
+                    text: text.to_owned(),
+                };
+                self.publish(&session_id, &delta);
+                send_direct(&mut direct, delta).await;
                 chars += text.chars().count();
                 if last_persist.elapsed() >= PERSIST_EVERY {
                     answer.updated_at = self.now();
@@ -456,6 +461,28 @@ impl ControlPlane {
         if let Err(e) = self.store_ref().update_interaction(&answer).await {
             tracing::error!(error = %e, "cannot persist the answer");
         }
-        let _ = tx.send(event).await;
+        self.inner.live.remove(&answer.id);
+        self.publish(&session_id, &event);
+        send_direct(&mut direct, event).await;
+    }
+
+    fn publish(&self, session_id: &SessionId, event: &ChatEvent) {
+        self.inner.events.publish(crate::events::BusEvent {
+            session_id: session_id.clone(),
+            event: event.clone(),
+        });
+    }
+}
+
+/// How long a turn waits for its own client to take an event before it stops sending
+/// to it (the answer is still generated, kept and published).
+const DIRECT_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn send_direct(direct: &mut Option<tokio::sync::mpsc::Sender<ChatEvent>>, event: ChatEvent) {
+    let Some(tx) = direct else { return };
+    match tokio::time::timeout(DIRECT_SEND_TIMEOUT, tx.send(event)).await {
+        Ok(Ok(())) => {}
+        // Gone or stalled: stop sending to it.
+        _ => *direct = None,
     }
 }

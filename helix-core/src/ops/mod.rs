@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod apps;
 pub mod chat;
 pub mod gateway;
+pub mod live;
 pub mod orgs;
 pub mod providers;
 pub mod sso;

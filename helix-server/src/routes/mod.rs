@@ -12,6 +12,7 @@ mod orgs;
 mod providers;
 mod sessions;
 mod usage;
+mod ws;
 
 use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
 use crate::metrics;
@@ -78,6 +79,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::chat))
         .routes(routes!(sessions::regenerate))
         .routes(routes!(sessions::fork))
+        .routes(routes!(ws::ws))
 }
 
 /// The OpenAPI document of the API, generated from the route annotations.

@@ -1,0 +1,61 @@
+//! Events between the parts of a control plane: the [`EventBus`] trait and its
+//! in-process backend.
+//!
+//! Chat turns publish [`ChatEvent`]s per session; live-update connections subscribe.
+//! Events are idempotent (deltas carry interaction id and character offset), so a
+//! subscriber that sees one twice can tell.
+
+use crate::id::SessionId;
+use crate::ops::chat::ChatEvent;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// One published event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEvent {
+    /// The session it belongs to.
+    pub session_id: SessionId,
+    /// What happened.
+    pub event: ChatEvent,
+}
+
+/// Carries events to every subscriber of this (and, for shared backends, every other)
+/// control-plane process.
+pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
+    /// Publishes an event; never blocks, never fails the publisher.
+    fn publish(&self, event: BusEvent);
+    /// Receives every event published from now on.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>>;
+}
+
+/// In-process broadcast: one process, no persistence.
+#[derive(Debug, Clone)]
+pub struct InProcessBus {
+    tx: broadcast::Sender<Arc<BusEvent>>,
+}
+
+impl InProcessBus {
+    /// A bus buffering up to `capacity` events per slow subscriber before it lags.
+    pub fn new(capacity: usize) -> Self {
+        InProcessBus {
+            tx: broadcast::channel(capacity).0,
+        }
+    }
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl EventBus for InProcessBus {
+    fn publish(&self, event: BusEvent) {
+        // No subscribers is fine.
+        let _ = self.tx.send(Arc::new(event));
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
+        self.tx.subscribe()
+    }
+}
