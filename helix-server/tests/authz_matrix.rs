@@ -61,6 +61,16 @@ impl Fixture {
         f.ids.insert("member_app", member_app);
         let provider = f.provider_in(&org).await;
         f.ids.insert("provider", provider);
+        let session = f
+            .ok(
+                Method::POST,
+                "/api/v1/sessions",
+                &f.callers[2],
+                Some(json!({"model": "x/y", "name": SECRET_APP})),
+            )
+            .await;
+        f.ids
+            .insert("session", session["id"].as_str().unwrap().to_owned());
         f
     }
 
@@ -458,6 +468,49 @@ async fn every_endpoint_gives_each_caller_exactly_its_access() {
             None,
             Fixed,
             [401, 200, 200, 200, 200, 200],
+        ),
+        // Chat sessions are their owner's (the member's) alone: not even admins see them.
+        row(
+            M::GET,
+            "/api/v1/sessions",
+            None,
+            Fixed,
+            [401, 200, 200, 200, 200, 200],
+        ),
+        row(
+            M::GET,
+            "/api/v1/sessions/{session}",
+            None,
+            Fixed,
+            [401, 404, 200, 404, 404, 404],
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/sessions/{session}",
+            Some(json!({"name": SECRET_APP})),
+            Fixed,
+            [401, 404, 200, 404, 404, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/sessions/{session}/fork",
+            Some(json!({})),
+            Fixed,
+            [401, 404, 201, 404, 404, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/usage",
+            None,
+            Fixed,
+            [401, 200, 200, 200, 200, 200],
+        ),
+        row(
+            M::GET,
+            "/api/v1/usage?all=true",
+            None,
+            Fixed,
+            [401, 403, 403, 403, 403, 200],
         ),
         row(
             M::GET,
