@@ -45,7 +45,18 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         }
         _ => {}
     }
-    let mut builder = ControlPlane::builder()
+    let mut builder = ControlPlane::builder();
+    if let Some(url) = cfg
+        .database_url
+        .as_deref()
+        .filter(|_| store.backend() == helix_core::Backend::Postgres)
+    {
+        // Several replicas may share this database: events go through it.
+        builder = builder.events(Arc::new(
+            helix_core::events::PgEventBus::connect(url).await?,
+        ));
+    }
+    let mut builder = builder
         .store(Arc::new(store))
         .secrets(secrets)
         .registration_enabled(!cfg.disable_registration)

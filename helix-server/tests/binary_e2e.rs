@@ -2,74 +2,11 @@
 //! register, log in, create an API key, call `/api/v1/users/me` with it. Runs on the
 //! embedded SQLite default and on PostgreSQL.
 
+mod common;
+
+use common::process::Server;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_helix"))
-            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(extra)
-            .env_remove("HELIX_ENCRYPTION_KEY")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn helix");
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        }
-    }
-
-    async fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "helix exited before becoming ready"
-            );
-            assert!(Instant::now() < deadline, "helix did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// SIGTERM, then wait: a graceful shutdown exits 0.
-    fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "helix did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
+use std::process::Command;
 
 async fn register_login_key_me(base: &str) {
     let http = reqwest::Client::builder()
@@ -165,9 +102,9 @@ async fn embedded_default_serves_register_login_key_me() {
     let mut s = Server::start(&[]);
     s.wait_healthy().await;
     register_login_key_me(&s.base).await;
-    let key = s._dir.path().join("encryption.key");
+    let key = s.dir.path().join("encryption.key");
     assert!(key.exists(), "the embedded default generates its key");
-    assert!(s._dir.path().join("helix.db").exists());
+    assert!(s.dir.path().join("helix.db").exists());
     assert!(s.stop().success(), "graceful shutdown exits 0");
 }
 
@@ -180,7 +117,7 @@ async fn postgres_backend_serves_register_login_key_me() {
     s.wait_healthy().await;
     register_login_key_me(&s.base).await;
     assert!(
-        !s._dir.path().join("helix.db").exists(),
+        !s.dir.path().join("helix.db").exists(),
         "no SQLite file when PostgreSQL is used"
     );
     assert!(s.stop().success());

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 /// How often a growing answer is written to the store.
-const PERSIST_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const PERSIST_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Starts a session.
@@ -76,7 +76,7 @@ pub struct SessionWithInteractions {
 }
 
 /// What a running turn reports.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ChatEvent {

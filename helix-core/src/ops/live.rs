@@ -65,6 +65,12 @@ pub enum FeedItem {
     },
 }
 
+enum Admit {
+    Emit,
+    Drop,
+    Gap,
+}
+
 /// A subscription to one session.
 #[derive(Debug)]
 pub struct SessionFeed {
@@ -127,35 +133,47 @@ impl SessionFeed {
             return Some(Ok(FeedItem::Snapshot { session }));
         }
         loop {
-            match self.rx.recv().await {
-                Ok(ev) if ev.session_id == self.session_id => {
-                    if let Some(event) = self.admit(&ev.event) {
-                        return Some(Ok(FeedItem::Event {
-                            session_id: ev.session_id.clone(),
-                            event,
-                        }));
-                    }
-                }
-                Ok(_) => {}
+            let ev = match self.rx.recv().await {
+                Ok(ev) if ev.session_id == self.session_id => ev,
+                Ok(_) => continue,
                 // Too slow to keep up: start over from a fresh snapshot.
-                Err(RecvError::Lagged(_)) => {
-                    return Some(
-                        self.snapshot()
-                            .await
-                            .map(|session| FeedItem::Snapshot { session }),
-                    );
-                }
+                Err(RecvError::Lagged(_)) => return Some(self.resnapshot().await),
                 Err(RecvError::Closed) => return None,
+            };
+            match self.admit(&ev.event) {
+                Admit::Emit => {
+                    return Some(Ok(FeedItem::Event {
+                        session_id: ev.session_id.clone(),
+                        event: ev.event.clone(),
+                    }));
+                }
+                Admit::Drop => {}
+                // The answer runs in another process, whose live text this one cannot
+                // see: wait until the store has caught up, then start over.
+                Admit::Gap => {
+                    tokio::time::sleep(
+                        super::chat::PERSIST_EVERY + std::time::Duration::from_millis(200),
+                    )
+                    .await;
+                    return Some(self.resnapshot().await);
+                }
             }
         }
     }
 
-    /// Drops what the subscriber already has; tracks what it will have.
-    fn admit(&mut self, event: &ChatEvent) -> Option<ChatEvent> {
+    async fn resnapshot(&mut self) -> Result<FeedItem> {
+        self.snapshot()
+            .await
+            .map(|session| FeedItem::Snapshot { session })
+    }
+
+    /// Drops what the subscriber already has, tracks what it will have, and notices
+    /// text it can never get from the events alone.
+    fn admit(&mut self, event: &ChatEvent) -> Admit {
         match event {
             ChatEvent::InteractionCreated { interaction } => {
                 if self.known.contains_key(&interaction.id) {
-                    return None;
+                    return Admit::Drop;
                 }
                 self.known
                     .insert(interaction.id.clone(), interaction.content.chars().count());
@@ -167,7 +185,10 @@ impl SessionFeed {
             } => {
                 let have = self.known.entry(interaction_id.clone()).or_insert(0);
                 if *offset < *have {
-                    return None;
+                    return Admit::Drop;
+                }
+                if *offset > *have {
+                    return Admit::Gap;
                 }
                 *have = offset + text.chars().count();
             }
@@ -176,6 +197,6 @@ impl SessionFeed {
                     .insert(interaction.id.clone(), interaction.content.chars().count());
             }
         }
-        Some(event.clone())
+        Admit::Emit
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_upstream;
+pub mod process;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -59,3 +59,15 @@ impl EventBus for InProcessBus {
         self.tx.subscribe()
     }
 }
+
+mod postgres;
+pub use postgres::PgEventBus;
+
+/// The wire form of an event between processes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WireEvent {
+    /// The publishing process, so it can skip its own events.
+    pub(crate) origin: String,
+    pub(crate) session_id: SessionId,
+    pub(crate) event: ChatEvent,
+}
