@@ -33,7 +33,17 @@ pub(crate) struct Inner {
     pub(crate) events: Arc<dyn EventBus>,
     /// Text of answers being generated in this process.
     pub(crate) live: crate::ops::live::LiveAnswers,
+    /// Each endpoint's served models, as last listed.
+    pub(crate) model_lists: ModelLists,
 }
+
+/// Cached model lists per endpoint.
+pub(crate) type ModelLists = std::sync::Mutex<
+    std::collections::HashMap<
+        crate::id::ProviderEndpointId,
+        (std::time::Instant, Arc<Vec<String>>),
+    >,
+>;
 
 impl ControlPlane {
     /// Starts building a control plane.
@@ -163,6 +173,7 @@ impl ControlPlaneBuilder {
                     .events
                     .unwrap_or_else(|| Arc::new(InProcessBus::default())),
                 live: Default::default(),
+                model_lists: Default::default(),
             }),
         })
     }

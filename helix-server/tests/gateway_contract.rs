@@ -167,6 +167,23 @@ async fn chat_streams_errors_resolution_and_scopes() {
         (StatusCode::UNAUTHORIZED, Some("authentication_error"))
     );
 
+    // A model the endpoint does not serve is refused, not silently swapped.
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(
+                json!({"model": "fake/not-served", "messages": [{"role": "user", "content": "x"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{:?}",
+        r.body
+    );
     // A bare name needs a registered default.
     let r = t
         .call(
@@ -219,7 +236,18 @@ async fn chat_streams_errors_resolution_and_scopes() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["fake/m1", "fake/m2", "m2"]);
+    assert_eq!(
+        ids,
+        [
+            "fake/m1",
+            "fake/m2",
+            "fake/explode",
+            "fake/dies-mid-stream",
+            "fake/slow",
+            "fake/echo",
+            "m2"
+        ]
+    );
 
     // Alice's own endpoint shadows the global one of the same name; Mallory cannot
     // see or use it.

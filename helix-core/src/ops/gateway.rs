@@ -20,6 +20,9 @@ use crate::providers::{
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+/// How long an endpoint's list of served models is trusted.
+pub const MODEL_LIST_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A model name resolved to an endpoint and the upstream's own model name.
 #[derive(Debug, Clone)]
 pub struct ResolvedModel {
@@ -69,6 +72,7 @@ impl ControlPlane {
                         "names no model after the provider",
                     ));
                 }
+                self.check_served(endpoint, model).await?;
                 return Ok(ResolvedModel {
                     endpoint: endpoint.clone(),
                     upstream_model: model.to_owned(),
@@ -92,6 +96,65 @@ impl ControlPlane {
                 upstream_model: name.to_owned(),
             }),
             None => Err(CoreError::not_found("model", name)),
+        }
+    }
+
+    /// Refuses a model the endpoint does not serve. Upstreams like llama-server answer
+    /// for any model name, so without this a caller asking for a model would silently
+    /// get another. The upstream's own list is cached for [`MODEL_LIST_TTL`]; models
+    /// registered by an admin count too; an upstream that cannot list its models is
+    /// trusted to answer for itself.
+    async fn check_served(&self, endpoint: &ProviderEndpoint, model: &str) -> Result<()> {
+        let registered = self.store_ref().list_models(Some(&endpoint.id)).await?;
+        if registered.iter().any(|m| m.name == model) {
+            return Ok(());
+        }
+        let cached = {
+            let cache = self
+                .inner
+                .model_lists
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            cache
+                .get(&endpoint.id)
+                .filter(|(at, _)| at.elapsed() < MODEL_LIST_TTL)
+                .map(|(_, list)| list.clone())
+        };
+        let list = match cached {
+            Some(list) => list,
+            None => {
+                let provider = self.provider_for(endpoint).await?;
+                match tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    provider.list_models(),
+                )
+                .await
+                {
+                    Ok(Ok(models)) => {
+                        let list: std::sync::Arc<Vec<String>> =
+                            std::sync::Arc::new(models.into_iter().map(|m| m.id).collect());
+                        let mut cache = self
+                            .inner
+                            .model_lists
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        cache.insert(
+                            endpoint.id.clone(),
+                            (std::time::Instant::now(), list.clone()),
+                        );
+                        list
+                    }
+                    _ => return Ok(()),
+                }
+            }
+        };
+        if list.iter().any(|m| m == model) {
+            Ok(())
+        } else {
+            Err(CoreError::not_found(
+                "model",
+                format!("{}/{model}", endpoint.name),
+            ))
         }
     }
 

@@ -81,7 +81,7 @@ pub async fn upstream() -> String {
         .route("/v1/embeddings", post(|AxJson(req): AxJson<Value>| async move {
             AxJson(json!({"object": "list", "model": req["model"], "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}))
         }))
-        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}]})) }));
+        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}]})) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
