@@ -35,6 +35,14 @@ pub(crate) struct Inner {
     pub(crate) live: crate::ops::live::LiveAnswers,
     /// Each endpoint's served models, as last listed.
     pub(crate) model_lists: ModelLists,
+    /// Requests and tokens per minute.
+    pub(crate) limiter: crate::limits::RateLimiter,
+    /// Limit settings, as last read.
+    pub(crate) limit_settings:
+        std::sync::Mutex<Option<(std::time::Instant, crate::ops::accounts::InstanceSettings)>>,
+    /// Tokens each user used this month, as last counted (plus what was charged since).
+    pub(crate) quota_used:
+        std::sync::Mutex<std::collections::HashMap<crate::id::UserId, (std::time::Instant, i64)>>,
 }
 
 /// Cached model lists per endpoint.
@@ -174,6 +182,9 @@ impl ControlPlaneBuilder {
                     .unwrap_or_else(|| Arc::new(InProcessBus::default())),
                 live: Default::default(),
                 model_lists: Default::default(),
+                limiter: Default::default(),
+                limit_settings: Default::default(),
+                quota_used: Default::default(),
             }),
         })
     }

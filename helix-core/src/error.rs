@@ -38,6 +38,10 @@ pub enum ErrorCode {
     NotConfigured,
     /// The model provider failed or answered with an error.
     UpstreamError,
+    /// Too many requests or tokens per minute.
+    RateLimited,
+    /// The monthly token quota is used up.
+    QuotaExceeded,
     /// Something went wrong inside Helix.
     Internal,
 }
@@ -59,6 +63,8 @@ impl ErrorCode {
             ErrorCode::OidcFailed => "oidc_failed",
             ErrorCode::NotConfigured => "not_configured",
             ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Internal => "internal",
         }
     }
@@ -133,6 +139,22 @@ pub enum CoreError {
         /// What it said (or why it could not be reached).
         message: String,
     },
+    /// A rate limit was hit; retry after `retry_after_secs`.
+    #[error("{what}: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Which limit.
+        what: String,
+        /// Seconds until a retry can succeed.
+        retry_after_secs: u64,
+    },
+    /// The monthly token quota is used up until `retry_after_secs` from now.
+    #[error("monthly token quota of {quota} used up")]
+    QuotaExceeded {
+        /// The quota.
+        quota: u64,
+        /// Seconds until the quota renews.
+        retry_after_secs: u64,
+    },
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -161,6 +183,8 @@ impl CoreError {
             CoreError::Oidc(_) => ErrorCode::OidcFailed,
             CoreError::NotConfigured(_) => ErrorCode::NotConfigured,
             CoreError::Upstream { .. } => ErrorCode::UpstreamError,
+            CoreError::RateLimited { .. } => ErrorCode::RateLimited,
+            CoreError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
             CoreError::Database(_) | CoreError::Migrate(_) | CoreError::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -170,6 +194,19 @@ impl CoreError {
     /// True for failures inside Helix (not the caller's fault).
     pub fn is_internal(&self) -> bool {
         self.code() == ErrorCode::Internal
+    }
+
+    /// For limits: seconds until a retry can succeed.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            CoreError::RateLimited {
+                retry_after_secs, ..
+            }
+            | CoreError::QuotaExceeded {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
     }
 
     /// Shorthand for [`CoreError::InvalidInput`].

@@ -50,6 +50,7 @@ mod control_plane;
 pub mod error;
 pub mod events;
 pub mod id;
+pub mod limits;
 pub mod model;
 pub mod ops;
 pub mod providers;

@@ -122,6 +122,10 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Requests per minute allowed with this key (none: no key-level limit).
+    pub requests_per_minute: Option<i64>,
+    /// Tokens per minute allowed with this key (none: no key-level limit).
+    pub tokens_per_minute: Option<i64>,
 }
 
 /// Who may use a provider endpoint or see a resource scoped like one.

@@ -150,6 +150,8 @@ async fn api_keys_and_settings(s: &dyn Store) {
         last_used_at: None,
         expires_at: Some(now() + Duration::days(1)),
         revoked_at: None,
+        requests_per_minute: Some(60),
+        tokens_per_minute: None,
     };
     let k1 = mk("one");
     s.create_api_key(&k1, "hash1").await.unwrap();
@@ -476,6 +478,17 @@ async fn usage_records(s: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+    let day_ago = now() - Duration::days(1);
+    assert_eq!(
+        s.tokens_used_since(&a.id, day_ago).await.unwrap(),
+        10 + 20 + 1 + 5 + 5
+    );
+    assert_eq!(
+        s.tokens_used_since(&a.id, now() + Duration::days(1))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 macro_rules! conformance {

@@ -31,6 +31,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message.
     pub message: String,
+    /// Seconds to wait before retrying (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -40,6 +42,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -58,6 +61,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
+        ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -76,19 +80,32 @@ impl From<CoreError> for ApiError {
             status: status_for(code),
             code: code.as_str(),
             message,
+            retry_after: e.retry_after(),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let headers = self.headers();
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        (self.status, headers, axum::Json(body)).into_response()
+    }
+}
+
+impl ApiError {
+    /// Headers that go with the error (`Retry-After` for limits).
+    pub fn headers(&self) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        if let Some(secs) = self.retry_after {
+            h.insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        h
     }
 }
 

@@ -90,6 +90,8 @@ pub enum AuthMethod {
     ApiKey {
         /// The key's id.
         key_id: ApiKeyId,
+        /// The key's own limits.
+        limits: crate::limits::Limits,
     },
 }
 

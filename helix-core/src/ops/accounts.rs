@@ -12,6 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+const SETTING_USER_RPM: &str = "limit_user_requests_per_minute";
+const SETTING_USER_TPM: &str = "limit_user_tokens_per_minute";
+const SETTING_USER_MONTHLY: &str = "quota_user_monthly_tokens";
+
 /// An API key's last-used time is written at most this often.
 const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -58,6 +62,12 @@ pub struct LoginOutcome {
 pub struct InstanceSettings {
     /// Whether anyone may register an account.
     pub registration_enabled: bool,
+    /// Requests per minute per user for model calls (none: unlimited).
+    pub user_requests_per_minute: Option<u64>,
+    /// Tokens per minute per user (none: unlimited).
+    pub user_tokens_per_minute: Option<u64>,
+    /// Tokens per user per calendar month, UTC (none: unlimited).
+    pub user_monthly_tokens: Option<u64>,
 }
 
 /// A partial update of [`InstanceSettings`].
@@ -67,6 +77,15 @@ pub struct UpdateSettingsRequest {
     /// Whether anyone may register an account.
     #[serde(default)]
     pub registration_enabled: Option<bool>,
+    /// Requests per minute per user; 0 removes the limit.
+    #[serde(default)]
+    pub user_requests_per_minute: Option<u64>,
+    /// Tokens per minute per user; 0 removes the limit.
+    #[serde(default)]
+    pub user_tokens_per_minute: Option<u64>,
+    /// Tokens per user per month; 0 removes the quota.
+    #[serde(default)]
+    pub user_monthly_tokens: Option<u64>,
 }
 
 impl ControlPlane {
@@ -227,7 +246,13 @@ impl ControlPlane {
         }
         Ok(Principal {
             user,
-            method: AuthMethod::ApiKey { key_id: api_key.id },
+            method: AuthMethod::ApiKey {
+                limits: crate::limits::Limits {
+                    requests_per_minute: api_key.requests_per_minute.map(|n| n as u64),
+                    tokens_per_minute: api_key.tokens_per_minute.map(|n| n as u64),
+                },
+                key_id: api_key.id,
+            },
         })
     }
 
@@ -287,9 +312,25 @@ impl ControlPlane {
     /// Reads instance settings (site admins).
     pub async fn settings(&self, p: &Principal) -> Result<InstanceSettings> {
         authz::require_site_admin(p)?;
+        self.instance_settings().await
+    }
+
+    pub(crate) async fn instance_settings(&self) -> Result<InstanceSettings> {
         Ok(InstanceSettings {
             registration_enabled: self.registration_enabled().await?,
+            user_requests_per_minute: self.limit_setting(SETTING_USER_RPM).await?,
+            user_tokens_per_minute: self.limit_setting(SETTING_USER_TPM).await?,
+            user_monthly_tokens: self.limit_setting(SETTING_USER_MONTHLY).await?,
         })
+    }
+
+    async fn limit_setting(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self
+            .store_ref()
+            .get_setting(key)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0))
     }
 
     /// Changes instance settings (site admins).
@@ -304,6 +345,16 @@ impl ControlPlane {
                 .put_setting(SETTING_REGISTRATION, if on { "true" } else { "false" })
                 .await?;
         }
+        for (key, value) in [
+            (SETTING_USER_RPM, req.user_requests_per_minute),
+            (SETTING_USER_TPM, req.user_tokens_per_minute),
+            (SETTING_USER_MONTHLY, req.user_monthly_tokens),
+        ] {
+            if let Some(v) = value {
+                self.store_ref().put_setting(key, &v.to_string()).await?;
+            }
+        }
+        self.forget_limit_settings();
         self.settings(p).await
     }
 }

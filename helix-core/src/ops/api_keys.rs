@@ -19,6 +19,12 @@ pub struct CreateApiKeyRequest {
     /// Days until the key stops working (none: never).
     #[serde(default)]
     pub expires_in_days: Option<u32>,
+    /// Requests per minute allowed with this key (on top of the user's limits).
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute allowed with this key (on top of the user's limits).
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
 }
 
 /// A newly created key. `key` is the secret: it is shown here once and never again.
@@ -29,6 +35,13 @@ pub struct CreatedApiKey {
     pub api_key: ApiKey,
     /// The secret, `hx-...`.
     pub key: String,
+}
+
+fn positive(field: &'static str, v: Option<u32>) -> Result<Option<i64>> {
+    match v {
+        Some(0) => Err(CoreError::invalid(field, "must be at least 1")),
+        other => Ok(other.map(i64::from)),
+    }
 }
 
 impl ControlPlane {
@@ -61,6 +74,8 @@ impl ControlPlane {
             last_used_at: None,
             expires_at,
             revoked_at: None,
+            requests_per_minute: positive("requests_per_minute", req.requests_per_minute)?,
+            tokens_per_minute: positive("tokens_per_minute", req.tokens_per_minute)?,
         };
         self.store_ref()
             .create_api_key(&api_key, &token::hash_token(&key))

@@ -191,11 +191,12 @@ impl ControlPlane {
         if req.messages.is_empty() {
             return Err(CoreError::invalid("messages", "must not be empty"));
         }
+        let checks = self.admit_call(p).await?;
         let asked = std::mem::take(&mut req.model);
         let resolved = self.resolve_model(p, &asked).await?;
         req.model = resolved.upstream_model.clone();
         let provider = self.provider_for(&resolved.endpoint).await?;
-        let mut meter = Meter::start(self, p, "chat", &asked, &resolved);
+        let mut meter = Meter::start(self, p, "chat", &asked, &resolved, checks);
         let result = provider.chat(&req).await;
         if let Some(u) = result.as_ref().ok().and_then(usage_of) {
             meter.usage(u);
@@ -216,6 +217,7 @@ impl ControlPlane {
         if req.messages.is_empty() {
             return Err(CoreError::invalid("messages", "must not be empty"));
         }
+        let checks = self.admit_call(p).await?;
         let asked = std::mem::take(&mut req.model);
         let resolved = self.resolve_model(p, &asked).await?;
         req.model = resolved.upstream_model.clone();
@@ -237,7 +239,7 @@ impl ControlPlane {
             req.extra.insert("stream_options".into(), opts);
         }
         let provider = self.provider_for(&resolved.endpoint).await?;
-        let meter = Meter::start(self, p, "chat_stream", &asked, &resolved);
+        let meter = Meter::start(self, p, "chat_stream", &asked, &resolved, checks);
         let stream = match provider.chat_stream(&req).await {
             Ok(s) => s,
             Err(e) => {
@@ -257,11 +259,12 @@ impl ControlPlane {
 
     /// Embeddings.
     pub async fn embeddings(&self, p: &Principal, mut req: EmbeddingsRequest) -> Result<Value> {
+        let checks = self.admit_call(p).await?;
         let asked = std::mem::take(&mut req.model);
         let resolved = self.resolve_model(p, &asked).await?;
         req.model = resolved.upstream_model.clone();
         let provider = self.provider_for(&resolved.endpoint).await?;
-        let mut meter = Meter::start(self, p, "embeddings", &asked, &resolved);
+        let mut meter = Meter::start(self, p, "embeddings", &asked, &resolved, checks);
         let result = provider.embeddings(&req).await;
         if let Some(u) = result.as_ref().ok().and_then(usage_of) {
             meter.usage(u);

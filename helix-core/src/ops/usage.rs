@@ -12,16 +12,15 @@ use crate::error::{CoreError, Result};
 use crate::id::UsageId;
 use crate::model::{UsageRecord, UsageSummaryRow};
 use crate::providers::{usage_of, ChatStream, Usage};
-use crate::store::Store;
 use futures::StreamExt;
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Instant;
 use utoipa::IntoParams;
 
 /// Measures one call and records it exactly once.
 pub(crate) struct Meter {
-    store: Arc<dyn Store>,
+    cp: ControlPlane,
+    checks: Checks,
     record: Option<UsageRecord>,
     started: Instant,
 }
@@ -33,13 +32,15 @@ impl Meter {
         kind: &str,
         asked: &str,
         resolved: &ResolvedModel,
+        checks: Checks,
     ) -> Meter {
         let api_key_id = match &p.method {
-            AuthMethod::ApiKey { key_id } => Some(key_id.clone()),
+            AuthMethod::ApiKey { key_id, .. } => Some(key_id.clone()),
             _ => None,
         };
         Meter {
-            store: cp.store().clone(),
+            cp: cp.clone(),
+            checks,
             started: Instant::now(),
             record: Some(UsageRecord {
                 id: UsageId::new(),
@@ -98,7 +99,9 @@ impl Meter {
         if record.latency_ms == 0 {
             record.latency_ms = self.elapsed_ms();
         }
-        let store = self.store.clone();
+        let tokens = record.prompt_tokens + record.completion_tokens;
+        self.cp.charge(&record.user_id, &self.checks, tokens);
+        let store = self.cp.store().clone();
         rt.spawn(async move {
             if let Err(e) = store.record_usage(&record).await {
                 tracing::warn!(error = %e, "cannot record usage");
@@ -179,5 +182,127 @@ impl ControlPlane {
         };
         let since = self.now() - chrono::Duration::days(i64::from(days));
         self.store().usage_summary(user, since).await
+    }
+}
+
+/// Limit settings are re-read at most this often.
+const LIMIT_SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// A user's monthly usage is recounted at most this often.
+const QUOTA_RECOUNT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The buckets a call is counted in.
+pub(crate) type Checks = Vec<(String, crate::limits::Limits)>;
+
+impl ControlPlane {
+    /// Admits a model call under the caller's rate limits and monthly quota, or says
+    /// when to retry.
+    pub(crate) async fn admit_call(&self, p: &Principal) -> Result<Checks> {
+        let settings = self.cached_limit_settings().await?;
+        let now = self.now();
+        if let Some(quota) = settings.user_monthly_tokens {
+            let used = self.quota_used(p).await?;
+            if used >= i64::try_from(quota).unwrap_or(i64::MAX) {
+                let next = crate::limits::month_start(
+                    crate::limits::month_start(now) + chrono::Duration::days(32),
+                );
+                let retry_after_secs = u64::try_from((next - now).num_seconds())
+                    .unwrap_or(0)
+                    .max(1);
+                return Err(CoreError::QuotaExceeded {
+                    quota,
+                    retry_after_secs,
+                });
+            }
+        }
+        let mut checks = vec![(
+            format!("user:{}", p.user.id),
+            crate::limits::Limits {
+                requests_per_minute: settings.user_requests_per_minute,
+                tokens_per_minute: settings.user_tokens_per_minute,
+            },
+        )];
+        if let AuthMethod::ApiKey { key_id, limits } = &p.method {
+            checks.push((format!("key:{key_id}"), *limits));
+        }
+        self.inner
+            .limiter
+            .acquire(&checks, now)
+            .map_err(|retry_after_secs| CoreError::RateLimited {
+                what: "rate limit reached".into(),
+                retry_after_secs,
+            })?;
+        Ok(checks)
+    }
+
+    /// Charges a finished call's tokens to its buckets and the quota count.
+    pub(crate) fn charge(&self, user: &crate::id::UserId, checks: &Checks, tokens: i64) {
+        self.inner
+            .limiter
+            .charge(checks, u64::try_from(tokens).unwrap_or(0), self.now());
+        let mut used = self
+            .inner
+            .quota_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((_, n)) = used.get_mut(user) {
+            *n += tokens;
+        }
+    }
+
+    async fn cached_limit_settings(&self) -> Result<crate::ops::accounts::InstanceSettings> {
+        {
+            let cache = self
+                .inner
+                .limit_settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((at, s)) = cache
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < LIMIT_SETTINGS_TTL)
+            {
+                let _ = at;
+                return Ok(s.clone());
+            }
+        }
+        let fresh = self.instance_settings().await?;
+        *self
+            .inner
+            .limit_settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// Forgets cached limit settings (after an admin changed them).
+    pub(crate) fn forget_limit_settings(&self) {
+        *self
+            .inner
+            .limit_settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    async fn quota_used(&self, p: &Principal) -> Result<i64> {
+        {
+            let used = self
+                .inner
+                .quota_used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((_, n)) = used
+                .get(&p.user.id)
+                .filter(|(at, _)| at.elapsed() < QUOTA_RECOUNT)
+            {
+                return Ok(*n);
+            }
+        }
+        let since = crate::limits::month_start(self.now());
+        let n = self.store().tokens_used_since(&p.user.id, since).await?;
+        self.inner
+            .quota_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(p.user.id.clone(), (std::time::Instant::now(), n));
+        Ok(n)
     }
 }

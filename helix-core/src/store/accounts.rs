@@ -213,8 +213,8 @@ impl AccountStore for SqlStore {
 
     async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at, \
+             requests_per_minute, tokens_per_minute) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(key.id.as_str())
         .bind(key.user_id.as_str())
@@ -223,6 +223,8 @@ impl AccountStore for SqlStore {
         .bind(key_hash)
         .bind(ms(key.created_at))
         .bind(opt_ms(key.expires_at))
+        .bind(key.requests_per_minute)
+        .bind(key.tokens_per_minute)
         .execute(&self.pool)
         .await
         .map_err(|e| map_write_err(e, "user", key.user_id.as_str()))?;

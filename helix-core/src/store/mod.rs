@@ -259,6 +259,8 @@ pub trait ChatStore: Send + Sync + 'static {
 pub trait UsageStore: Send + Sync + 'static {
     /// Records one call.
     async fn record_usage(&self, record: &UsageRecord) -> Result<()>;
+    /// Tokens (prompt + completion) a user used since `since`.
+    async fn tokens_used_since(&self, user: &UserId, since: DateTime<Utc>) -> Result<i64>;
     /// Calls since `since`, per day, model and API key; one user's or everyone's.
     async fn usage_summary(
         &self,

@@ -90,10 +90,11 @@ pub(super) fn user_at(row: &AnyRow, prefix: &str) -> Result<User> {
 }
 
 pub(super) const API_KEY_COLS: &str =
-    "id, user_id, name, prefix, created_at, last_used_at, expires_at, revoked_at";
+    "id, user_id, name, prefix, created_at, last_used_at, expires_at, revoked_at, \
+     requests_per_minute, tokens_per_minute";
 
 pub(super) const JOINED_API_KEY_COLS: &str = "k.id, k.user_id, k.name, k.prefix, k.created_at, \
-     k.last_used_at, k.expires_at, k.revoked_at";
+     k.last_used_at, k.expires_at, k.revoked_at, k.requests_per_minute, k.tokens_per_minute";
 
 pub(super) fn api_key(row: &AnyRow) -> Result<ApiKey> {
     Ok(ApiKey {
@@ -105,6 +106,8 @@ pub(super) fn api_key(row: &AnyRow) -> Result<ApiKey> {
         last_used_at: opt_time(row, "last_used_at")?,
         expires_at: opt_time(row, "expires_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        requests_per_minute: row.try_get::<Option<i64>, _>("requests_per_minute")?,
+        tokens_per_minute: row.try_get::<Option<i64>, _>("tokens_per_minute")?,
     })
 }
 

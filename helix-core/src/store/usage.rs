@@ -80,4 +80,16 @@ impl UsageStore for SqlStore {
             })
         })
     }
+
+    async fn tokens_used_since(&self, user: &UserId, since: DateTime<Utc>) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) AS n \
+             FROM usage_events WHERE user_id = $1 AND created_at >= $2",
+        )
+        .bind(user.as_str())
+        .bind(ms(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
 }

@@ -35,7 +35,12 @@ impl IntoResponse for AnthropicError {
             400..=499 => "invalid_request_error",
             _ => "api_error",
         };
-        (self.0.status, Json(error_body(kind, &self.0.message))).into_response()
+        (
+            self.0.status,
+            self.0.headers(),
+            Json(error_body(kind, &self.0.message)),
+        )
+            .into_response()
     }
 }
 

@@ -40,7 +40,7 @@ fn error_json(e: &ApiError) -> Value {
 
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
-        (self.0.status, Json(error_json(&self.0))).into_response()
+        (self.0.status, self.0.headers(), Json(error_json(&self.0))).into_response()
     }
 }
 
