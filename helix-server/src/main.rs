@@ -27,6 +27,8 @@ enum Command {
 enum BenchCommand {
     /// Login and API-key authentication throughput over real HTTP on loopback.
     Auth(helix_server::bench::BenchArgs),
+    /// Latency Helix adds to model calls, against the same upstream called directly.
+    Gateway(helix_server::bench::gateway::GatewayBenchArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -49,6 +51,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Auth(args)) => {
             init_tracing(LogFormat::Text);
             helix_server::bench::run(args).await.map(|_| ())
+        }
+        Command::Bench(BenchCommand::Gateway(args)) => {
+            init_tracing(LogFormat::Text);
+            helix_server::bench::gateway::run(args).await.map(|_| ())
         }
         Command::Openapi => {
             println!(

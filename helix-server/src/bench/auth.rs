@@ -12,7 +12,7 @@ use clap::Args;
 use helix_core::{ControlPlane, SecretBox, SqlStore};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Flags of `helix bench auth`.
 #[derive(Debug, Clone, Args)]
@@ -159,67 +159,33 @@ async fn measure(
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let budget = Arc::new(std::sync::atomic::AtomicUsize::new(args.max_requests));
-    let start = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let req = match sc {
-            Scenario::Baseline => http.get(format!("{base}/healthz")),
-            Scenario::ApiKey => http
-                .get(format!("{base}/api/v1/users/me"))
-                .bearer_auth(&creds.key),
-            Scenario::Session => http
-                .get(format!("{base}/api/v1/users/me"))
-                .header("cookie", &creds.cookie),
-            Scenario::Login => http
-                .post(format!("{base}/api/v1/auth/login"))
-                .json(&json!({"email": "bench@example.com", "password": "correct horse battery"})),
-        };
-        let req = req.build()?;
-        let (http, budget) = (http.clone(), budget.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while Instant::now() < deadline
-                && budget
-                    .fetch_update(
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
-                        |n| n.checked_sub(1),
-                    )
-                    .is_ok()
-            {
-                let Some(r) = req.try_clone() else { break };
-                let t = Instant::now();
-                let resp = http.execute(r).await?;
-                anyhow::ensure!(
-                    resp.status().is_success(),
-                    "unexpected status {}",
-                    resp.status()
-                );
-                resp.bytes().await?;
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    let mut lat = Vec::new();
-    for w in workers {
-        lat.extend(w.await??);
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
+    let make = || match sc {
+        Scenario::Baseline => http.get(format!("{base}/healthz")),
+        Scenario::ApiKey => http
+            .get(format!("{base}/api/v1/users/me"))
+            .bearer_auth(&creds.key),
+        Scenario::Session => http
+            .get(format!("{base}/api/v1/users/me"))
+            .header("cookie", &creds.cookie),
+        Scenario::Login => http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "bench@example.com", "password": "correct horse battery"})),
     };
+    let (lat, elapsed) = super::closed_loop(
+        &http,
+        make,
+        args.concurrency,
+        args.seconds as f64,
+        args.max_requests,
+        false,
+    )
+    .await?;
     Ok(Measurement {
         name: sc.name(),
         requests: lat.len(),
         rps: lat.len() as f64 / elapsed,
-        p50: pct(0.50),
-        p99: pct(0.99),
+        p50: super::pct(&lat, 0.50),
+        p99: super::pct(&lat, 0.99),
     })
 }
 
