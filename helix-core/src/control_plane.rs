@@ -193,7 +193,7 @@ impl ControlPlaneBuilder {
 /// The client for model providers: pooled, connect timeout, no overall timeout (streams
 /// run as long as the model writes), no redirects (a redirect could leak the API key).
 fn upstream_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::egress::client_builder()?
         .connect_timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(std::time::Duration::from_secs(90))

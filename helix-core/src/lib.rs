@@ -47,6 +47,7 @@ pub mod auth;
 pub mod authz;
 pub mod clock;
 mod control_plane;
+pub mod egress;
 pub mod error;
 pub mod events;
 pub mod id;

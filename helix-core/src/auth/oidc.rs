@@ -148,7 +148,7 @@ impl OidcProvider {
             .map_err(|e| CoreError::invalid("HELIX_OIDC_ISSUER", e.to_string()))?;
         RedirectUrl::new(config.redirect_url.clone())
             .map_err(|e| CoreError::invalid("HELIX_PUBLIC_URL", e.to_string()))?;
-        let http = openidconnect::reqwest::ClientBuilder::new()
+        let http = crate::egress::client_builder()?
             // Following redirects from the token endpoint would be an SSRF vector.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(15))

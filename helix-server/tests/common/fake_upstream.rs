@@ -75,13 +75,18 @@ async fn chat(h: HeaderMap, AxJson(req): AxJson<Value>) -> Response {
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})).into_response()
 }
 
-pub async fn upstream() -> String {
-    let app = Router::new()
+/// The upstream's routes (for tests that serve it their own way, e.g. over TLS).
+pub fn router() -> Router {
+    Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/embeddings", post(|AxJson(req): AxJson<Value>| async move {
             AxJson(json!({"object": "list", "model": req["model"], "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}))
         }))
-        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}]})) }));
+        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}]})) }))
+}
+
+pub async fn upstream() -> String {
+    let app = router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
