@@ -11,6 +11,10 @@
 #   HELIX_TEST_REQUIRE_PG=1  tests needing PostgreSQL must fail, not skip, without it
 #   HELIX_TEST_REQUIRE_OIDC=1  same for the OpenID Provider
 #   HELIX_OIDC_PROVIDER_DIR  tests/oidc-provider (node server.mjs there; see its README.md)
+#   HELIX_LLAMA_SERVER       a real llama.cpp llama-server binary (scripts/llama.sh path)
+#   HELIX_TEST_MODEL         a tiny Llama GGUF for it (scripts/llama.sh model; see
+#                            scripts/tiny_model.py: any chat prompt gets "Hello from tiny llama!")
+#   HELIX_TEST_REQUIRE_LLAMA=1  tests needing llama-server must fail, not skip, without it
 # CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
 set -euo pipefail
 
@@ -41,6 +45,10 @@ export HELIX_TEST_PG_URL
 export HELIX_TEST_REQUIRE_PG=1
 export HELIX_TEST_REQUIRE_OIDC=1
 export HELIX_OIDC_PROVIDER_DIR="$repo/tests/oidc-provider"
+HELIX_LLAMA_SERVER=$(bash "$repo/scripts/llama.sh" path)
+HELIX_TEST_MODEL=$(bash "$repo/scripts/llama.sh" model)
+export HELIX_LLAMA_SERVER HELIX_TEST_MODEL
+export HELIX_TEST_REQUIRE_LLAMA=1
 
 failed=()
 summary=()
