@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) live: crate::ops::live::LiveAnswers,
     /// Each endpoint's served models, as last listed.
     pub(crate) model_lists: ModelLists,
+    /// The provider configuration, as last read.
+    pub(crate) providers: crate::ops::provider_cache::ProviderCache,
     /// Requests and tokens per minute.
     pub(crate) limiter: crate::limits::RateLimiter,
     /// Limit settings, as last read.
@@ -182,6 +184,7 @@ impl ControlPlaneBuilder {
                     .unwrap_or_else(|| Arc::new(InProcessBus::default())),
                 live: Default::default(),
                 model_lists: Default::default(),
+                providers: Default::default(),
                 limiter: Default::default(),
                 limit_settings: Default::default(),
                 quota_used: Default::default(),

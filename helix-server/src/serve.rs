@@ -115,6 +115,20 @@ fn oidc_config(cfg: &ServeConfig, public_url: &str) -> anyhow::Result<Option<Oid
     Ok(Some(c))
 }
 
+/// Sets `TCP_NODELAY` on every accepted connection. Streams (SSE, WebSocket) are
+/// written as many small frames; with Nagle's algorithm on, each small write after the
+/// first waits for the client's delayed ACK (~40 ms).
+pub fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
+}
+
 /// Runs the server until SIGINT or SIGTERM, then drains in-flight requests.
 pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let state = build_state(&cfg).await?;
@@ -125,7 +139,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(%addr, public_url = %state.http.public_url, "helix listening");
     let janitor = tokio::spawn(cleanup_loop(state.cp.clone()));
     let cp = state.cp.clone();
-    axum::serve(listener, crate::router(state))
+    axum::serve(nodelay(listener), crate::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;

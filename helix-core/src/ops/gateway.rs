@@ -79,11 +79,10 @@ impl ControlPlane {
                 });
             }
         }
-        let defaults: Vec<_> = self
-            .store_ref()
-            .list_models(None)
-            .await?
-            .into_iter()
+        let snap = self.providers().await?;
+        let defaults: Vec<_> = snap
+            .models
+            .iter()
             .filter(|m| m.is_default && m.name == name)
             .collect();
         let serving = visible
@@ -105,8 +104,12 @@ impl ControlPlane {
     /// registered by an admin count too; an upstream that cannot list its models is
     /// trusted to answer for itself.
     async fn check_served(&self, endpoint: &ProviderEndpoint, model: &str) -> Result<()> {
-        let registered = self.store_ref().list_models(Some(&endpoint.id)).await?;
-        if registered.iter().any(|m| m.name == model) {
+        let snap = self.providers().await?;
+        if snap
+            .models
+            .iter()
+            .any(|m| m.provider_endpoint_id == endpoint.id && m.name == model)
+        {
             return Ok(());
         }
         let cached = {
@@ -160,11 +163,8 @@ impl ControlPlane {
 
     /// A client for an endpoint, with its key unsealed.
     async fn provider_for(&self, endpoint: &ProviderEndpoint) -> Result<Box<dyn Provider>> {
-        let sealed = self
-            .store_ref()
-            .get_provider_endpoint(&endpoint.id)
-            .await?
-            .and_then(|(_, k)| k);
+        let snap = self.providers().await?;
+        let sealed = self.sealed_key(&snap, &endpoint.id).await?;
         let key = sealed
             .map(|s| self.secrets().open(&s, endpoint.id.as_str().as_bytes()))
             .transpose()?
@@ -306,7 +306,7 @@ impl ControlPlane {
                 Err(e) => tracing::warn!(endpoint = %endpoint.id, error = %e, "cannot list models"),
             }
         }
-        for m in self.store_ref().list_models(None).await? {
+        for m in self.providers().await?.models.iter() {
             if let Some(e) = visible
                 .iter()
                 .find(|e| e.id == m.provider_endpoint_id)

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod gateway;
 pub mod live;
 pub mod orgs;
+pub mod provider_cache;
 pub mod providers;
 pub mod sso;
 pub mod usage;

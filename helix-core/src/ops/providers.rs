@@ -122,6 +122,7 @@ impl ControlPlane {
         self.store_ref()
             .create_provider_endpoint(&endpoint, sealed.as_deref())
             .await?;
+        self.forget_providers();
         tracing::info!(endpoint = %endpoint.id, name = %endpoint.name, "provider endpoint created");
         Ok(endpoint)
     }
@@ -136,15 +137,16 @@ impl ControlPlane {
             .map(|o| o.org.id)
             .collect();
         let mut visible: Vec<ProviderEndpoint> = self
-            .store_ref()
-            .list_provider_endpoints()
+            .providers()
             .await?
-            .into_iter()
+            .endpoints
+            .iter()
             .filter(|e| match &e.scope {
                 Scope::Global => true,
                 Scope::Org { org_id } => orgs.contains(org_id) || p.is_admin(),
                 Scope::User { user_id } => user_id == &p.user.id,
             })
+            .cloned()
             .collect();
         visible.sort_by_key(|e| scope_rank(&e.scope));
         Ok(visible)
@@ -172,6 +174,7 @@ impl ControlPlane {
         let endpoint = self.get_provider_endpoint(p, id).await?;
         self.authorize_scope_manage(p, &endpoint.scope).await?;
         self.store_ref().delete_provider_endpoint(id).await?;
+        self.forget_providers();
         Ok(())
     }
 
@@ -196,6 +199,7 @@ impl ControlPlane {
             created_at: self.now(),
         };
         self.store_ref().create_model(&model).await?;
+        self.forget_providers();
         Ok(model)
     }
 

@@ -86,7 +86,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Vec<Measurement>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let app = crate::router(AppState::new(cp, HttpSettings::default()));
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server =
+        tokio::spawn(async move { axum::serve(crate::serve::nodelay(listener), app).await });
     let creds = setup(&base).await.context("setting up the bench user")?;
     println!(
         "helix bench auth: backend={backend} concurrency={} seconds={} (server and load share this machine)",

@@ -89,7 +89,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<Vec<GatewayResult>> {
         );
     let up_listener = tokio::net::TcpListener::bind(("127.0.0.1", args.upstream_port)).await?;
     let upstream_url = format!("http://{}/v1", up_listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(up_listener, upstream).await });
+    tokio::spawn(async move { axum::serve(crate::serve::nodelay(up_listener), upstream).await });
 
     let dir = tempfile::tempdir()?;
     let store = SqlStore::open_sqlite_dir(dir.path()).await?;
@@ -101,7 +101,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<Vec<GatewayResult>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let helix = format!("http://{}", listener.local_addr()?);
     let app = crate::router(AppState::new(cp, HttpSettings::default()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(crate::serve::nodelay(listener), app).await });
     let key = setup(&helix, &upstream_url).await?;
     println!("helix bench gateway: upstream {upstream_url} (in-process, canned answers; stream = {CHUNKS} chunks)");
 
