@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the official OpenAI client suites (Python `openai` + pytest, npm `openai` + node --test)
+# Runs the official client suites (Python `openai` and `anthropic` + pytest, npm `openai` + node --test)
 # against a running Helix /v1. Needs HELIX_BASE_URL, HELIX_API_KEY, HELIX_CHAT_MODEL and
 # HELIX_EMBED_MODEL in the environment, and the dependencies installed by
 # scripts/test-deps.d/30-openai-clients.sh. Prints each suite's summary; exits non-zero if
@@ -34,7 +34,7 @@ run_python() {
     return 1
   fi
   (cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest \
-    -p no:cacheprovider -q -rA --color=no test_openai_client.py)
+    -p no:cacheprovider -q -rA --color=no test_openai_client.py test_anthropic_client.py)
 }
 
 run_node() {
