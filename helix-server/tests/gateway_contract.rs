@@ -433,7 +433,7 @@ async fn org_endpoints_serve_members_only() {
         json!({"name": "Bad Name", "kind": "openai", "base_url": base, "scope": "org", "org_id": org}),
         json!({"name": "ok", "kind": "openai", "base_url": "ftp://x", "scope": "org", "org_id": org}),
         json!({"name": "ok", "kind": "openai", "base_url": "http://u:p@h/v1", "scope": "org", "org_id": org}),
-        json!({"name": "ok", "kind": "anthropic", "base_url": base, "scope": "org", "org_id": org}),
+        json!({"name": "ok", "kind": "runners", "base_url": base, "scope": "org", "org_id": org}),
     ] {
         let r = t
             .call(Method::POST, "/api/v1/providers", &owner, Some(bad.clone()))

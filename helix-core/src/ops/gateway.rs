@@ -15,7 +15,8 @@ use crate::control_plane::ControlPlane;
 use crate::error::{CoreError, Result};
 use crate::model::{ProviderEndpoint, ProviderKind};
 use crate::providers::{
-    usage_of, ChatRequest, ChatStream, EmbeddingsRequest, OpenAiProvider, Provider,
+    usage_of, AnthropicProvider, ChatRequest, ChatStream, EmbeddingsRequest, OpenAiProvider,
+    Provider,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -178,10 +179,12 @@ impl ControlPlane {
                 &endpoint.base_url,
                 key,
             ))),
-            other => Err(CoreError::NotConfigured(match other {
-                ProviderKind::Anthropic => "the anthropic provider",
-                _ => "the runner pool provider",
-            })),
+            ProviderKind::Anthropic => Ok(Box::new(AnthropicProvider::new(
+                self.inner.upstream_http.clone(),
+                &endpoint.base_url,
+                key,
+            ))),
+            _ => Err(CoreError::NotConfigured("the runner pool provider")),
         }
     }
 

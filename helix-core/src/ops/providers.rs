@@ -97,7 +97,7 @@ impl ControlPlane {
         req: CreateProviderEndpointRequest,
     ) -> Result<ProviderEndpoint> {
         self.authorize_scope_manage(p, &req.scope).await?;
-        if req.kind != ProviderKind::Openai {
+        if req.kind == ProviderKind::Runners {
             return Err(CoreError::invalid(
                 "kind",
                 format!("{} endpoints are not supported yet", req.kind.as_str()),

@@ -5,10 +5,12 @@
 //! carries every other field through untouched (`extra`), so tools, `response_format`,
 //! stop sequences and sampling parameters reach the upstream exactly as sent.
 
+mod anthropic;
 pub mod anthropic_compat;
 mod openai;
 pub mod sse;
 
+pub use anthropic::AnthropicProvider;
 pub use openai::OpenAiProvider;
 
 use crate::error::Result;
