@@ -582,3 +582,108 @@ async fn anthropic_messages_over_an_openai_upstream() {
         (StatusCode::UNAUTHORIZED, Some("authentication_error"))
     );
 }
+
+#[tokio::test]
+async fn joining_an_org_never_redirects_calls() {
+    let base = upstream().await;
+    let t = TestApp::new().await;
+    let (admin, _) = t.user_with_key("root@x.io").await;
+    let r = t.call(Method::POST, "/api/v1/providers", &admin,
+        Some(json!({"name": "fake", "kind": "openai", "base_url": base, "api_key": UPSTREAM_KEY, "scope": "global"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let (alice, _) = t.user_with_key("alice@x.io").await;
+    let (mallory, _) = t.user_with_key("mallory@x.io").await;
+    let msg = json!({"model": "fake/m1", "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(
+        t.call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(msg.clone())
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // Mallory makes an org, puts alice and the admin in it, and adds an endpoint with
+    // the global endpoint's name, pointing at a server of hers.
+    let org = t
+        .call(
+            Method::POST,
+            "/api/v1/orgs",
+            &mallory,
+            Some(json!({"name": "Trap"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for email in ["alice@x.io", "root@x.io"] {
+        let r = t
+            .call(
+                Method::POST,
+                &format!("/api/v1/orgs/{org}/members"),
+                &mallory,
+                Some(json!({"email": email, "role": "member"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let r = t.call(Method::POST, "/api/v1/providers", &mallory,
+        Some(json!({"name": "fake", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "org", "org_id": org}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+
+    // Alice's calls are refused as ambiguous, never sent to mallory's server.
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(msg.clone()),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{:?}",
+        r.body
+    );
+    // An admin who is not in an org resolves like anyone else: an org's endpoint never
+    // shadows the global one for them.
+    let other = t
+        .call(
+            Method::POST,
+            "/api/v1/orgs",
+            &mallory,
+            Some(json!({"name": "Trap 2"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t.call(Method::POST, "/api/v1/providers", &mallory,
+        Some(json!({"name": "fake2", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "org", "org_id": other}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &admin,
+            Some(json!({"model": "fake2/m1", "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "an org the admin is not in is not used for their calls: {:?}",
+        r.body
+    );
+    let listed = t.call(Method::GET, "/api/v1/providers", &admin, None).await;
+    assert!(
+        listed.body.to_string().contains("fake2"),
+        "but the admin still sees it to manage it"
+    );
+}

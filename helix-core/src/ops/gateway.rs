@@ -2,13 +2,14 @@
 //! use, call it, and hand back OpenAI-shaped answers.
 //!
 //! Resolution is deterministic, with no guessing chains:
-//! 1. `provider/model`: the visible endpoint named `provider`, from the most specific
-//!    scope (the caller's own, then their orgs', then global); two matches in the same
-//!    scope are refused as ambiguous.
+//! 1. `provider/model`: the usable endpoint named `provider`: the caller's own if they
+//!    have one, else the one among their orgs' and the global endpoints; two matches at
+//!    the same level are refused as ambiguous (so joining an org never silently
+//!    redirects calls to a global endpoint of the same name).
 //! 2. otherwise (or when no endpoint has that name) the whole name is looked up among
-//!    registered default models of visible endpoints, with the same scope order.
+//!    registered default models of usable endpoints, with the same precedence.
 
-use super::providers::scope_rank;
+use super::providers::resolution_rank;
 use super::usage::{metered, Meter};
 use crate::auth::Principal;
 use crate::control_plane::ControlPlane;
@@ -37,12 +38,12 @@ fn pick<'a>(
     candidates: Vec<&'a ProviderEndpoint>,
     what: &str,
 ) -> Result<Option<&'a ProviderEndpoint>> {
-    let Some(best) = candidates.iter().map(|e| scope_rank(&e.scope)).min() else {
+    let Some(best) = candidates.iter().map(|e| resolution_rank(&e.scope)).min() else {
         return Ok(None);
     };
     let top: Vec<_> = candidates
         .into_iter()
-        .filter(|e| scope_rank(&e.scope) == best)
+        .filter(|e| resolution_rank(&e.scope) == best)
         .collect();
     match top.as_slice() {
         [one] => Ok(Some(one)),
@@ -63,7 +64,7 @@ impl ControlPlane {
         if name.is_empty() || name.len() > 256 {
             return Err(CoreError::invalid("model", "must be 1-256 characters"));
         }
-        let visible = self.list_provider_endpoints(p).await?;
+        let visible = self.usable_endpoints(p).await?;
         if let Some((provider, model)) = name.split_once('/') {
             let named = visible.iter().filter(|e| e.name == provider).collect();
             if let Some(endpoint) = pick(named, &format!("provider {provider}"))? {
@@ -283,7 +284,7 @@ impl ControlPlane {
     /// that does not answer is left out and logged), then registered defaults by bare
     /// name.
     pub async fn list_models(&self, p: &Principal) -> Result<Value> {
-        let visible = self.list_provider_endpoints(p).await?;
+        let visible = self.usable_endpoints(p).await?;
         let lookups = visible.iter().map(|e| async move {
             let provider = self.provider_for(e).await?;
             tokio::time::timeout(std::time::Duration::from_secs(5), provider.list_models())

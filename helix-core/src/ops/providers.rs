@@ -127,8 +127,20 @@ impl ControlPlane {
         Ok(endpoint)
     }
 
-    /// The endpoints the caller may use, most specific scope first (user, org, global).
+    /// The endpoints the caller may see, most specific scope first (user, org, global);
+    /// site admins see every org's.
     pub async fn list_provider_endpoints(&self, p: &Principal) -> Result<Vec<ProviderEndpoint>> {
+        self.endpoints_for(p, p.is_admin()).await
+    }
+
+    /// The endpoints the caller's model calls may resolve to: their own, their orgs',
+    /// global ones. Site admins get no more here than anyone: seeing every org's
+    /// endpoints must not make an admin's calls land on them.
+    pub(crate) async fn usable_endpoints(&self, p: &Principal) -> Result<Vec<ProviderEndpoint>> {
+        self.endpoints_for(p, false).await
+    }
+
+    async fn endpoints_for(&self, p: &Principal, all_orgs: bool) -> Result<Vec<ProviderEndpoint>> {
         let orgs: Vec<_> = self
             .store_ref()
             .list_orgs_for_user(&p.user.id)
@@ -143,7 +155,7 @@ impl ControlPlane {
             .iter()
             .filter(|e| match &e.scope {
                 Scope::Global => true,
-                Scope::Org { org_id } => orgs.contains(org_id) || p.is_admin(),
+                Scope::Org { org_id } => all_orgs || orgs.contains(org_id),
                 Scope::User { user_id } => user_id == &p.user.id,
             })
             .cloned()
@@ -214,11 +226,21 @@ impl ControlPlane {
     }
 }
 
-/// Resolution order of scopes: a user's own endpoints, then their orgs', then global.
+/// Listing order of scopes: a user's own endpoints, then their orgs', then global.
 pub(crate) fn scope_rank(scope: &Scope) -> u8 {
     match scope {
         Scope::User { .. } => 0,
         Scope::Org { .. } => 1,
         Scope::Global => 2,
+    }
+}
+
+/// Resolution precedence: the caller's own endpoints win; org and global ones are
+/// peers, so the same name in both is ambiguous. (If an org's endpoint outranked a
+/// global one, anyone who adds you to their org could take over your calls.)
+pub(crate) fn resolution_rank(scope: &Scope) -> u8 {
+    match scope {
+        Scope::User { .. } => 0,
+        _ => 1,
     }
 }

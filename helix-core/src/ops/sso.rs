@@ -43,10 +43,13 @@ pub struct OidcCallback {
 /// Only local paths are allowed as a post-login destination (no open redirect).
 fn safe_return_to(path: Option<&str>) -> String {
     match path {
+        // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"), so
+        // no control character or whitespace at all.
         Some(p)
             if p.starts_with('/')
                 && !p.starts_with("//")
                 && !p.contains('\\')
+                && !p.chars().any(|c| c.is_control() || c.is_whitespace())
                 && p.len() < 1024 =>
         {
             p.to_owned()
@@ -250,5 +253,8 @@ mod tests {
         assert_eq!(safe_return_to(Some("https://evil.test/")), "/");
         assert_eq!(safe_return_to(Some("/\\evil.test")), "/");
         assert_eq!(safe_return_to(None), "/");
+        assert_eq!(safe_return_to(Some("/\t/evil.test")), "/");
+        assert_eq!(safe_return_to(Some("/\n/evil.test")), "/");
+        assert_eq!(safe_return_to(Some("/ /evil.test")), "/");
     }
 }
