@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) live: crate::ops::live::LiveAnswers,
     /// Each endpoint's served models, as last listed.
     pub(crate) model_lists: ModelLists,
+    /// Whether user and org endpoints may point at private addresses.
+    pub(crate) allow_private_upstreams: bool,
     /// The provider configuration, as last read.
     pub(crate) providers: crate::ops::provider_cache::ProviderCache,
     /// Requests and tokens per minute.
@@ -119,6 +121,7 @@ pub struct ControlPlaneBuilder {
     registration: Option<bool>,
     oidc: Option<OidcConfig>,
     events: Option<Arc<dyn EventBus>>,
+    allow_private_upstreams: bool,
 }
 
 impl ControlPlaneBuilder {
@@ -153,6 +156,13 @@ impl ControlPlaneBuilder {
         self
     }
 
+    /// Let endpoints that non-admins create point at private, loopback and link-local
+    /// addresses (default: no; global endpoints, which only site admins create, may).
+    pub fn allow_private_upstreams(mut self, allow: bool) -> Self {
+        self.allow_private_upstreams = allow;
+        self
+    }
+
     /// The event bus (default: in-process).
     pub fn events(mut self, bus: Arc<dyn EventBus>) -> Self {
         self.events = Some(bus);
@@ -184,6 +194,7 @@ impl ControlPlaneBuilder {
                     .unwrap_or_else(|| Arc::new(InProcessBus::default())),
                 live: Default::default(),
                 model_lists: Default::default(),
+                allow_private_upstreams: self.allow_private_upstreams,
                 providers: Default::default(),
                 limiter: Default::default(),
                 limit_settings: Default::default(),

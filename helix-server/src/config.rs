@@ -63,6 +63,10 @@ pub struct ServeConfig {
     /// Seconds until a response must have started (a stream may then run longer).
     #[arg(long, env = "HELIX_REQUEST_TIMEOUT_SECS", default_value_t = 300)]
     pub request_timeout_secs: u64,
+    /// Let users and org admins add provider endpoints on private, loopback and
+    /// link-local addresses (site admins' global endpoints always may).
+    #[arg(long, env = "HELIX_ALLOW_PRIVATE_UPSTREAMS")]
+    pub allow_private_upstreams: bool,
     /// Login session lifetime in hours.
     #[arg(long, env = "HELIX_SESSION_TTL_HOURS", default_value_t = 168)]
     pub session_ttl_hours: u32,

@@ -687,3 +687,47 @@ async fn joining_an_org_never_redirects_calls() {
         "but the admin still sees it to manage it"
     );
 }
+
+#[tokio::test]
+async fn users_cannot_point_endpoints_at_private_addresses_by_default() {
+    let t = TestApp::with_options(helix_server::HttpSettings::default(), true, false).await;
+    let (admin, _) = t.user_with_key("root@x.io").await;
+    let (alice, alice_id) = t.user_with_key("alice@x.io").await;
+    let org = t
+        .call(Method::GET, "/api/v1/users/me", &alice, None)
+        .await
+        .body["orgs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for url in [
+        "http://127.0.0.1:8080/v1",
+        "http://localhost:11434/v1",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.5/v1",
+        "http://[::1]/v1",
+    ] {
+        for scope in [
+            json!({"scope": "user", "user_id": alice_id}),
+            json!({"scope": "org", "org_id": org}),
+        ] {
+            let mut body = json!({"name": "x", "kind": "openai", "base_url": url});
+            body.as_object_mut()
+                .unwrap()
+                .extend(scope.as_object().unwrap().clone());
+            let r = t
+                .call(Method::POST, "/api/v1/providers", &alice, Some(body))
+                .await;
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_input")),
+                "{url}: {:?}",
+                r.body
+            );
+        }
+    }
+    // A site admin's global endpoint may (a local engine on the same machine).
+    let r = t.call(Method::POST, "/api/v1/providers", &admin,
+        Some(json!({"name": "local", "kind": "openai", "base_url": "http://127.0.0.1:8081/v1", "scope": "global"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}

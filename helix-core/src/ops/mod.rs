@@ -12,5 +12,6 @@ pub mod orgs;
 pub mod provider_cache;
 pub mod providers;
 pub mod sso;
+pub mod upstream_policy;
 pub mod usage;
 mod validate;

@@ -60,6 +60,10 @@ fn endpoint_name(name: &str) -> Result<String> {
 }
 
 fn base_url(url: &str) -> Result<String> {
+    parse_base_url(url).map(|_| url.trim_end_matches('/').to_owned())
+}
+
+fn parse_base_url(url: &str) -> Result<url::Url> {
     let parsed = url::Url::parse(url).map_err(|e| CoreError::invalid("base_url", e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(CoreError::invalid("base_url", "must be an http(s) URL"));
@@ -70,7 +74,7 @@ fn base_url(url: &str) -> Result<String> {
             "must not carry credentials; use api_key",
         ));
     }
-    Ok(url.trim_end_matches('/').to_owned())
+    Ok(parsed)
 }
 
 impl ControlPlane {
@@ -97,6 +101,9 @@ impl ControlPlane {
         req: CreateProviderEndpointRequest,
     ) -> Result<ProviderEndpoint> {
         self.authorize_scope_manage(p, &req.scope).await?;
+        if req.scope != Scope::Global && !self.inner.allow_private_upstreams {
+            super::upstream_policy::check_public(&parse_base_url(&req.base_url)?).await?;
+        }
         if req.kind == ProviderKind::Runners {
             return Err(CoreError::invalid(
                 "kind",

@@ -49,6 +49,12 @@ impl TestApp {
     }
 
     pub async fn with_settings(http: HttpSettings, registration: bool) -> Self {
+        Self::with_options(http, registration, true).await
+    }
+
+    /// `allow_private`: whether non-admins' endpoints may use loopback addresses (the
+    /// test upstreams live there; the production default is no).
+    pub async fn with_options(http: HttpSettings, registration: bool, allow_private: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqlStore::open_sqlite_dir(dir.path()).await.unwrap();
         let (secrets, _) = SecretBox::load_or_generate(None, dir.path()).unwrap();
@@ -58,6 +64,7 @@ impl TestApp {
             .secrets(secrets)
             .clock(Arc::new(clock.clone()))
             .registration_enabled(registration)
+            .allow_private_upstreams(allow_private)
             .build()
             .unwrap();
         let app = helix_server::router(AppState::new(cp.clone(), http));
