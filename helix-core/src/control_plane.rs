@@ -209,6 +209,8 @@ impl ControlPlaneBuilder {
 fn upstream_client() -> Result<reqwest::Client> {
     crate::egress::client_builder()?
         .connect_timeout(std::time::Duration::from_secs(10))
+        // An upstream silent this long (no byte of an answer or a stream) is dead.
+        .read_timeout(std::time::Duration::from_secs(300))
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .build()

@@ -137,6 +137,50 @@ async fn identities_sessions_flows(s: &dyn Store) {
         None,
         "a state is usable once"
     );
+    let old_flow = OidcFlowRecord {
+        state: "old".into(),
+        created_at: now() - Duration::hours(2),
+        ..flow_template()
+    };
+    s.put_oidc_flow(&old_flow).await.unwrap();
+    s.put_oidc_flow(&OidcFlowRecord {
+        state: "new".into(),
+        ..flow_template()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.delete_oidc_flows_before(now() - Duration::hours(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(s.take_oidc_flow("new").await.unwrap().is_some());
+}
+
+fn flow_template() -> OidcFlowRecord {
+    OidcFlowRecord {
+        state: "t".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        return_to: "/".into(),
+        created_at: now(),
+    }
+}
+
+async fn first_admin_under_concurrency(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            user(s.as_ref(), &format!("u{i}@x.io"), AdminRule::IfFirst).await
+        }));
+    }
+    let mut admins = 0;
+    for t in tasks {
+        admins += usize::from(t.await.unwrap().is_admin);
+    }
+    assert_eq!(admins, 1, "exactly one first user");
 }
 
 async fn api_keys_and_settings(s: &dyn Store) {
@@ -518,4 +562,4 @@ macro_rules! conformance {
     };
 }
 
-conformance!(users, identities_sessions_flows, api_keys_and_settings, orgs_members_apps, providers_and_models, usage_records; chat_sessions);
+conformance!(users, identities_sessions_flows, api_keys_and_settings, orgs_members_apps, providers_and_models, usage_records; chat_sessions, first_admin_under_concurrency);

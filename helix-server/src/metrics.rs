@@ -113,7 +113,12 @@ impl Metrics {
 /// so ids do not explode the label space).
 pub async fn track(State(state): State<crate::AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // Only standard methods get their own label: any other string would grow the
+    // label space without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -184,7 +184,7 @@ async fn validation_ids_routes_and_credentials() {
         &t.call(
             Method::DELETE,
             "/api/v1/api-keys/key_01JD0000000000000000000000",
-            &key,
+            &t.login("owner@x.io").await,
             None,
         )
         .await,
@@ -247,6 +247,26 @@ async fn validation_ids_routes_and_credentials() {
         )
         .await;
     assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/apps",
+            &key,
+            Some(json!({"org_id": org, "name": "a", "model": "m", "settings": {"stream": false}})),
+        )
+        .await;
+    assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+
+    // Keys are managed from a session, never with a key.
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            &key,
+            Some(json!({"name": "child"})),
+        )
+        .await;
+    assert_json_error(&r, StatusCode::FORBIDDEN, "forbidden");
 
     // Credentials of every wrong kind.
     assert_json_error(

@@ -167,6 +167,21 @@ async fn chat_streams_errors_resolution_and_scopes() {
         (StatusCode::UNAUTHORIZED, Some("authentication_error"))
     );
 
+    // An upstream answering with JSON that is not an object is an upstream error.
+    let r = t
+        .call(
+            Method::POST,
+            "/v1/chat/completions",
+            &alice,
+            Some(json!({"model": "fake/array", "messages": [{"role": "user", "content": "x"}]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("upstream_error")),
+        "{:?}",
+        r.body
+    );
     // A model the endpoint does not serve is refused, not silently swapped.
     let r = t
         .call(
@@ -245,6 +260,7 @@ async fn chat_streams_errors_resolution_and_scopes() {
             "fake/dies-mid-stream",
             "fake/slow",
             "fake/echo",
+            "fake/array",
             "m2"
         ]
     );
@@ -322,17 +338,18 @@ async fn chat_streams_errors_resolution_and_scopes() {
         Some(json!({"name": "x", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "scope": "user", "user_id": alice_id}))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-    // Every call that reached a provider was metered: alice made 2 plain chats that
-    // reached "fake" (one ok, one upstream error), 3 streams (2 ok with usage, one cut),
-    // 1 embeddings call, and 1 call to her unreachable endpoint.
-    let usage = wait_for_usage(&t, &alice, 7).await;
+    // Every call that reached a provider was metered: alice made 3 plain chats that
+    // reached "fake" (one ok, one upstream error, one non-object answer), 3 streams
+    // (2 ok with usage, one cut), 1 embeddings call, and 1 call to her unreachable
+    // endpoint.
+    let usage = wait_for_usage(&t, &alice, 8).await;
     let total = |field: &str| {
         usage
             .iter()
             .map(|r| r[field].as_i64().unwrap())
             .sum::<i64>()
     };
-    assert_eq!(total("errors"), 3, "{usage:?}");
+    assert_eq!(total("errors"), 4, "{usage:?}");
     assert_eq!(total("prompt_tokens"), 3 + 5 + 5, "{usage:?}");
     assert_eq!(total("completion_tokens"), 1 + 2 + 2, "{usage:?}");
     assert!(usage.iter().all(|r| r["api_key_id"].is_string()));
@@ -350,7 +367,7 @@ async fn chat_streams_errors_resolution_and_scopes() {
         .iter()
         .map(|r| r["calls"].as_i64().unwrap())
         .sum();
-    assert_eq!(everyone, 8, "alice's 7 and mallory's 1: {:?}", r.body);
+    assert_eq!(everyone, 9, "alice's 8 and mallory's 1: {:?}", r.body);
     let r = t
         .call(Method::GET, "/api/v1/usage?days=0", &alice, None)
         .await;
@@ -454,6 +471,33 @@ async fn org_endpoints_serve_members_only() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Deleting the org deletes its endpoints (and their sealed keys).
+    let listed = t
+        .call(Method::GET, "/api/v1/providers", &owner, None)
+        .await
+        .body;
+    let team_id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "team")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t.call(Method::DELETE, &format!("/api/v1/orgs/{org}"), &owner, None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(t
+        .cp
+        .store()
+        .get_provider_endpoint(&team_id.parse().unwrap())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// Anthropic-style events `(event, data)` of an SSE body.

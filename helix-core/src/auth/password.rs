@@ -30,6 +30,15 @@ pub fn validate(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// At most this many argon2 computations (19 MiB each) run at once; logins beyond it
+/// wait instead of exhausting memory.
+pub fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
 /// Hashes a password into a PHC string. CPU-heavy: call from a blocking thread.
 pub fn hash(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);

@@ -18,12 +18,14 @@ const CHANNEL: &str = "helix_events";
 /// NOTIFY payloads must stay under 8000 bytes.
 const INLINE_LIMIT: usize = 7000;
 const REF_PREFIX: &str = "ref:";
+/// Events waiting to be published before new ones are dropped.
+const OUTBOX: usize = 10_000;
 
 /// The PostgreSQL event bus.
 #[derive(Debug, Clone)]
 pub struct PgEventBus {
     local: broadcast::Sender<Arc<BusEvent>>,
-    outbox: mpsc::UnboundedSender<WireEvent>,
+    outbox: mpsc::Sender<WireEvent>,
     origin: String,
 }
 
@@ -35,7 +37,7 @@ impl PgEventBus {
         let mut listener = PgListener::connect(url).await?;
         listener.listen(CHANNEL).await?;
         let (local, _) = broadcast::channel(4096);
-        let (outbox, rx) = mpsc::unbounded_channel();
+        let (outbox, rx) = mpsc::channel(OUTBOX);
         let origin = ulid::Ulid::new().to_string();
         tokio::spawn(publish_loop(pool.clone(), rx));
         tokio::spawn(listen_loop(
@@ -61,8 +63,10 @@ impl EventBus for PgEventBus {
             event: event.event.clone(),
         };
         let _ = self.local.send(Arc::new(event));
-        if self.outbox.send(wire).is_err() {
-            tracing::error!("event publisher stopped; other replicas miss events");
+        if let Err(e) = self.outbox.try_send(wire) {
+            // Full (the database is slow or gone) or stopped: other replicas miss this
+            // event; their feeds recover from gaps through the store.
+            tracing::warn!(error = %e, "event not published to other replicas");
         }
     }
 
@@ -94,7 +98,7 @@ async fn notify(pool: &PgPool, wire: &WireEvent) -> Result<()> {
 }
 
 /// One task, one event at a time: order is kept.
-async fn publish_loop(pool: PgPool, mut rx: mpsc::UnboundedReceiver<WireEvent>) {
+async fn publish_loop(pool: PgPool, mut rx: mpsc::Receiver<WireEvent>) {
     while let Some(wire) = rx.recv().await {
         let mut delay = Duration::from_millis(100);
         // Retry through a database blip; give up on one event after ~10 s.

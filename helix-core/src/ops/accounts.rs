@@ -102,6 +102,10 @@ impl ControlPlane {
             return Err(CoreError::RegistrationDisabled);
         }
         let pw = req.password;
+        let _permit = password::permits()
+            .acquire()
+            .await
+            .map_err(CoreError::internal)?;
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
             .await
             .map_err(CoreError::internal)??;
@@ -155,6 +159,10 @@ impl ControlPlane {
         let known = hash.is_some();
         let phc = hash.unwrap_or_else(|| password::dummy_hash().to_owned());
         let pw = req.password;
+        let _permit = password::permits()
+            .acquire()
+            .await
+            .map_err(CoreError::internal)?;
         let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
             .await
             .map_err(CoreError::internal)?;
@@ -264,9 +272,12 @@ impl ControlPlane {
 
     /// Deletes expired login sessions; returns how many. Hosts call it periodically.
     pub async fn cleanup_expired_sessions(&self) -> Result<u64> {
+        let now = self.now();
+        // SSO logins that were started and never finished.
         self.store_ref()
-            .delete_expired_login_sessions(self.now())
-            .await
+            .delete_oidc_flows_before(now - chrono::Duration::hours(1))
+            .await?;
+        self.store_ref().delete_expired_login_sessions(now).await
     }
 
     /// Whether self-registration is enabled by setting (or default).

@@ -44,6 +44,17 @@ fn positive(field: &'static str, v: Option<u32>) -> Result<Option<i64>> {
     }
 }
 
+/// Keys are managed from a signed-in session: a key that could mint keys would
+/// outlive its own expiry and limits.
+fn require_session(p: &Principal) -> Result<()> {
+    match p.method {
+        crate::auth::AuthMethod::ApiKey { .. } => Err(CoreError::Forbidden(
+            "api keys are managed from a signed-in session, not with an api key".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl ControlPlane {
     /// Creates an API key acting as the caller.
     pub async fn create_api_key(
@@ -51,6 +62,7 @@ impl ControlPlane {
         p: &Principal,
         req: CreateApiKeyRequest,
     ) -> Result<CreatedApiKey> {
+        require_session(p)?;
         let name = validate::name("name", &req.name, 100)?;
         let now = self.now();
         let expires_at = match req.expires_in_days {
@@ -91,6 +103,7 @@ impl ControlPlane {
 
     /// Revokes one of the caller's keys; it stops working at once.
     pub async fn revoke_api_key(&self, p: &Principal, id: &ApiKeyId) -> Result<ApiKey> {
+        require_session(p)?;
         let store = self.store_ref();
         let key = store
             .get_api_key(id)

@@ -58,8 +58,17 @@ pub struct UpdateAppRequest {
 }
 
 fn settings(value: serde_json::Value) -> Result<serde_json::Value> {
-    if !value.is_object() {
+    let Some(obj) = value.as_object() else {
         return Err(CoreError::invalid("settings", "must be a JSON object"));
+    };
+    // Settings add sampling parameters; they may not replace what a turn sends.
+    for reserved in ["model", "messages", "stream", "stream_options"] {
+        if obj.contains_key(reserved) {
+            return Err(CoreError::invalid(
+                "settings",
+                format!("must not set {reserved:?}"),
+            ));
+        }
     }
     if value.to_string().len() > MAX_SETTINGS_BYTES {
         return Err(CoreError::invalid(

@@ -452,7 +452,15 @@ impl ControlPlane {
             }
             Err(e) => {
                 answer.state = InteractionState::Error;
-                answer.error = Some(format!("{}: {e}", e.code()));
+                let shown = if e.is_internal() {
+                    "internal error".to_owned()
+                } else {
+                    e.to_string()
+                };
+                if e.is_internal() {
+                    tracing::error!(error = %e, "answer failed");
+                }
+                answer.error = Some(format!("{}: {shown}", e.code()));
                 ChatEvent::Failed {
                     interaction: answer.clone(),
                 }

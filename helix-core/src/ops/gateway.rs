@@ -22,6 +22,23 @@ use crate::providers::{
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+/// Puts the caller's model name on an answer (only objects have one).
+fn set_model(v: &mut Value, model: &str) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("model".into(), json!(model));
+    }
+}
+
+/// An error's text as a caller may see it (internal details are logged, not shown).
+fn shown_error(e: &CoreError) -> String {
+    if e.is_internal() {
+        tracing::error!(error = %e, "stream failed");
+        "internal error".into()
+    } else {
+        e.to_string()
+    }
+}
+
 /// How long an endpoint's list of served models is trusted.
 pub const MODEL_LIST_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -207,7 +224,7 @@ impl ControlPlane {
         }
         meter.finish(result.as_ref().err());
         let mut answer = result?;
-        answer["model"] = json!(asked);
+        set_model(&mut answer, &asked);
         Ok(answer)
     }
 
@@ -254,7 +271,7 @@ impl ControlPlane {
         Ok(metered(stream, meter, !client_wants_usage)
             .map(move |item| {
                 item.map(|mut chunk| {
-                    chunk["model"] = json!(asked);
+                    set_model(&mut chunk, &asked);
                     chunk
                 })
             })
@@ -275,7 +292,7 @@ impl ControlPlane {
         }
         meter.finish(result.as_ref().err());
         let mut answer = result?;
-        answer["model"] = json!(asked);
+        set_model(&mut answer, &asked);
         Ok(answer)
     }
 
@@ -369,7 +386,7 @@ impl ControlPlane {
                 match chunks.next().await {
                     Some(Ok(chunk)) => Some((tr.on_chunk(&chunk), (Some(chunks), tr))),
                     Some(Err(e)) => Some((
-                        vec![("error", error_body("api_error", &e.to_string()))],
+                        vec![("error", error_body("api_error", &shown_error(&e)))],
                         (None, tr),
                     )),
                     None => Some((tr.finish(), (None, tr))),

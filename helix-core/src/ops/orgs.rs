@@ -97,6 +97,7 @@ impl ControlPlane {
     pub async fn delete_org(&self, p: &Principal, id: &OrgId) -> Result<()> {
         authz::authorize_org(self.store_ref(), p, id, OrgAction::Own).await?;
         self.store_ref().delete_org(id).await?;
+        self.forget_providers();
         Ok(())
     }
 

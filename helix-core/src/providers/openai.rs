@@ -97,10 +97,21 @@ impl OpenAiProvider {
 }
 
 async fn json_body(resp: reqwest::Response) -> Result<Value> {
-    resp.json::<Value>().await.map_err(|e| CoreError::Upstream {
-        status: None,
-        message: format!("upstream answered with invalid json: {}", e.without_url()),
-    })
+    let v = resp
+        .json::<Value>()
+        .await
+        .map_err(|e| CoreError::Upstream {
+            status: None,
+            message: format!("upstream answered with invalid json: {}", e.without_url()),
+        })?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(CoreError::Upstream {
+            status: None,
+            message: "upstream answered with json that is not an object".into(),
+        })
+    }
 }
 
 #[async_trait]
@@ -181,8 +192,9 @@ impl Provider for OpenAiProvider {
                                     (bytes, parser, queue, done),
                                 ));
                             }
-                            Ok(v) => queue.push_back(v),
-                            Err(_) => {
+                            Ok(v) if v.is_object() => queue.push_back(v),
+                            // Not JSON, or JSON that is not a chunk object.
+                            _ => {
                                 done = true;
                                 let e = CoreError::Upstream {
                                     status: None,

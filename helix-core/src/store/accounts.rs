@@ -25,15 +25,26 @@ impl AccountStore for SqlStore {
              SELECT $1, $2, $3, $4, {admin_expr}, $5 RETURNING {}",
             rows::USER_COLS
         );
+        let mut tx = self.pool.begin().await?;
+        if user.admin == AdminRule::IfFirst
+            && super::Store::backend(self) == super::Backend::Postgres
+        {
+            // Under READ COMMITTED two concurrent first registrations would both see an
+            // empty table; SQLite serializes writers already.
+            sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(&sql)
             .bind(user.id.as_str())
             .bind(&user.email)
             .bind(&user.name)
             .bind(user.password_hash.as_deref())
             .bind(ms(user.created_at))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| map_write_err(e, "user with email", &user.email))?;
+        tx.commit().await?;
         rows::user(&row)
     }
 
@@ -189,6 +200,14 @@ impl AccountStore for SqlStore {
         .await
         .map_err(|e| map_write_err(e, "oidc flow", "state"))?;
         Ok(())
+    }
+
+    async fn delete_oidc_flows_before(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM oidc_flows WHERE created_at < $1")
+            .bind(ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn take_oidc_flow(&self, state: &str) -> Result<Option<OidcFlowRecord>> {

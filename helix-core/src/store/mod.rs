@@ -143,6 +143,8 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn delete_expired_login_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Stores a pending OIDC flow.
     async fn put_oidc_flow(&self, flow: &OidcFlowRecord) -> Result<()>;
+    /// Deletes pending OIDC flows started before `before`; returns how many.
+    async fn delete_oidc_flows_before(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Removes and returns a pending OIDC flow: each state is usable once.
     async fn take_oidc_flow(&self, state: &str) -> Result<Option<OidcFlowRecord>>;
     /// Stores an API key's metadata and hash.

@@ -52,10 +52,17 @@ impl OrgStore for SqlStore {
     }
 
     async fn delete_org(&self, id: &OrgId) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Org-scoped endpoints (and their sealed keys) go with the org.
+        sqlx::query("DELETE FROM provider_endpoints WHERE scope = 'org' AND scope_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM orgs WHERE id = $1")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -33,6 +33,9 @@ async fn chat(h: HeaderMap, AxJson(req): AxJson<Value>) -> Response {
         )
             .into_response();
     }
+    if req["model"] == "array" {
+        return AxJson(json!([1, 2, 3])).into_response();
+    }
     if req["stream"] == true {
         let chunk = |text: &str| {
             format!(
@@ -82,7 +85,7 @@ pub fn router() -> Router {
         .route("/v1/embeddings", post(|AxJson(req): AxJson<Value>| async move {
             AxJson(json!({"object": "list", "model": req["model"], "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}))
         }))
-        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}]})) }))
+        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}, {"id": "array"}]})) }))
 }
 
 pub async fn upstream() -> String {
