@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) live: crate::ops::live::LiveAnswers,
     /// Each endpoint's served models, as last listed.
     pub(crate) model_lists: ModelLists,
+    /// Sessions with an answer running in this process.
+    pub(crate) answering: std::sync::Mutex<std::collections::HashSet<crate::id::SessionId>>,
     /// Whether user and org endpoints may point at private addresses.
     pub(crate) allow_private_upstreams: bool,
     /// The provider configuration, as last read.
@@ -195,6 +197,7 @@ impl ControlPlaneBuilder {
                 live: Default::default(),
                 model_lists: Default::default(),
                 allow_private_upstreams: self.allow_private_upstreams,
+                answering: Default::default(),
                 providers: Default::default(),
                 limiter: Default::default(),
                 limit_settings: Default::default(),

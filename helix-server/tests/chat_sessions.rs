@@ -361,3 +361,159 @@ async fn app_sessions_use_the_apps_prompt_model_and_settings() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn one_turn_at_a_time_and_interrupted_answers_recover() {
+    let (t, alice, _) = setup().await;
+    let id = session(&t, &alice, json!({"model": "fake/slow"})).await;
+    let Caller::ApiKey(key) = &alice else {
+        unreachable!()
+    };
+    // A slow turn whose response nobody reads.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/sessions/{id}/chat"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"message": "one"}).to_string()))
+        .unwrap();
+    let first = t.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    for (m, path, body) in [
+        (
+            Method::POST,
+            format!("/api/v1/sessions/{id}/chat"),
+            Some(json!({"message": "two"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/sessions/{id}/regenerate"),
+            None,
+        ),
+    ] {
+        let r = t.call(m, &path, &alice, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::CONFLICT, "conflict"),
+            "{path}: {:?}",
+            r.body
+        );
+    }
+    drop(first);
+    wait_for_state(&t, &alice, &id, 1, "complete").await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/chat?stream=false"),
+            &alice,
+            Some(json!({"message": "two"})),
+        )
+        .await;
+    assert_eq!(r.body["type"], "completed", "the turn is free again");
+
+    // An answer left waiting by a process that died: fresh, it blocks; stale, it is
+    // marked interrupted and the session goes on.
+    let stuck =
+        t.cp.store()
+            .append_interaction(&helix_core::store::NewInteraction {
+                id: helix_core::id::InteractionId::new(),
+                session_id: id.parse().unwrap(),
+                role: helix_core::model::MessageRole::Assistant,
+                content: "half an ans".into(),
+                tool_calls: None,
+                tool_call_id: None,
+                state: helix_core::model::InteractionState::Waiting,
+                created_at: t.cp.now(),
+            })
+            .await
+            .unwrap();
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/chat"),
+            &alice,
+            Some(json!({"message": "three"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    t.clock.advance(chrono::Duration::minutes(3));
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/chat?stream=false"),
+            &alice,
+            Some(json!({"message": "three"})),
+        )
+        .await;
+    assert_eq!(r.body["type"], "completed", "{:?}", r.body);
+    let log = t
+        .call(Method::GET, &format!("/api/v1/sessions/{id}"), &alice, None)
+        .await
+        .body;
+    let old = log["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == json!(stuck.id))
+        .unwrap()
+        .clone();
+    assert_eq!(old["state"], "error");
+    assert!(old["error"].as_str().unwrap().starts_with("interrupted"));
+}
+
+#[tokio::test]
+async fn a_live_feed_starts_over_when_regenerate_removes_interactions() {
+    let (t, alice, _) = setup().await;
+    let id = session(&t, &alice, json!({"model": "fake/m1"})).await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/chat?stream=false"),
+            &alice,
+            Some(json!({"message": "hi"})),
+        )
+        .await;
+    let old_answer = r.body["interaction"]["id"].clone();
+    let Caller::ApiKey(key) = &alice else {
+        unreachable!()
+    };
+    let creds = helix_core::Credentials {
+        api_key: Some(key.clone()),
+        ..Default::default()
+    };
+    let p = t.cp.authenticate(&creds).await.unwrap();
+    let mut feed =
+        t.cp.subscribe_session(&p, &id.parse().unwrap())
+            .await
+            .unwrap();
+    let first = serde_json::to_value(feed.next().await.unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "snapshot");
+    assert_eq!(
+        first["session"]["interactions"].as_array().unwrap().len(),
+        2
+    );
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/regenerate?stream=false"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["type"], "completed");
+    let next = serde_json::to_value(feed.next().await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        next["type"], "snapshot",
+        "regenerate sends subscribers a fresh snapshot: {next}"
+    );
+    let ids: Vec<&Value> = next["session"]["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    assert!(
+        !ids.contains(&&old_answer),
+        "the removed answer is gone from the snapshot"
+    );
+}

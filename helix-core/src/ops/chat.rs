@@ -104,6 +104,8 @@ pub enum ChatEvent {
         /// Its final state.
         interaction: Interaction,
     },
+    /// Interactions were removed (regenerate): take a fresh snapshot.
+    Reset,
 }
 
 impl ControlPlane {
@@ -250,6 +252,7 @@ impl ControlPlane {
             return Err(CoreError::invalid("message", "must not be empty"));
         }
         let message = validate::text("message", &req.message, MAX_MESSAGE_BYTES)?;
+        let turn = self.begin_turn(id).await?;
         let user = self
             .append(
                 &session,
@@ -261,6 +264,7 @@ impl ControlPlane {
         self.start_answer(
             p,
             session,
+            turn,
             vec![ChatEvent::InteractionCreated { interaction: user }],
         )
         .await
@@ -273,6 +277,7 @@ impl ControlPlane {
         id: &SessionId,
     ) -> Result<tokio::sync::mpsc::Receiver<ChatEvent>> {
         let session = self.own_session(p, id).await?;
+        let turn = self.begin_turn(id).await?;
         let log = self.store_ref().list_interactions(id).await?;
         let last_user = log
             .iter()
@@ -281,15 +286,12 @@ impl ControlPlane {
             .ok_or_else(|| {
                 CoreError::Conflict(format!("session {id} has no user message to answer"))
             })?;
-        if log.iter().any(|i| i.state == InteractionState::Waiting) {
-            return Err(CoreError::Conflict(format!(
-                "session {id} is still answering"
-            )));
-        }
         self.store_ref()
             .delete_interactions_from(id, last_user.seq + 1)
             .await?;
-        self.start_answer(p, session, Vec::new()).await
+        // Live feeds drop what they hold and take a fresh snapshot.
+        self.publish(id, &ChatEvent::Reset);
+        self.start_answer(p, session, turn, Vec::new()).await
     }
 
     async fn append(
@@ -368,6 +370,7 @@ impl ControlPlane {
         &self,
         p: &Principal,
         session: ChatSession,
+        turn: TurnGuard,
         mut first: Vec<ChatEvent>,
     ) -> Result<tokio::sync::mpsc::Receiver<ChatEvent>> {
         let request = self.turn_request(p, &session).await?;
@@ -388,7 +391,10 @@ impl ControlPlane {
             let _ = tx.send(ev).await;
         }
         let (cp, p) = (self.clone(), p.clone());
-        tokio::spawn(async move { cp.run_answer(p, session.id, request, answer, tx).await });
+        tokio::spawn(async move {
+            cp.run_answer(p, session.id, request, answer, tx).await;
+            drop(turn);
+        });
         Ok(rx)
     }
 
@@ -479,6 +485,63 @@ impl ControlPlane {
             session_id: session_id.clone(),
             event: event.clone(),
         });
+    }
+}
+
+/// A `waiting` answer not updated for this long is taken as interrupted (a crashed
+/// or restarted process); answers that are running are written every second.
+const STALE_ANSWER: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Holds a session's turn: one answer at a time per session. Released when dropped.
+pub(crate) struct TurnGuard {
+    cp: ControlPlane,
+    id: SessionId,
+}
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        self.cp
+            .inner
+            .answering
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl ControlPlane {
+    /// Takes the session's turn, or says it is still answering. A `waiting` answer in
+    /// the store counts too (another replica's), unless it went stale, in which case
+    /// it is marked failed so the session can go on.
+    async fn begin_turn(&self, id: &SessionId) -> Result<TurnGuard> {
+        let busy = || CoreError::Conflict(format!("session {id} is still answering"));
+        if !self
+            .inner
+            .answering
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone())
+        {
+            return Err(busy());
+        }
+        let guard = TurnGuard {
+            cp: self.clone(),
+            id: id.clone(),
+        };
+        let now = self.now();
+        for mut i in self.store_ref().list_interactions(id).await? {
+            if i.state != InteractionState::Waiting {
+                continue;
+            }
+            if now - i.updated_at < STALE_ANSWER {
+                return Err(busy());
+            }
+            i.state = InteractionState::Error;
+            i.error = Some("interrupted: the answer stopped before it completed".into());
+            i.updated_at = now;
+            self.store_ref().update_interaction(&i).await?;
+        }
+        Ok(guard)
     }
 }
 

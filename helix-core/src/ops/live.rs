@@ -69,6 +69,7 @@ enum Admit {
     Emit,
     Drop,
     Gap,
+    Reset,
 }
 
 /// A subscription to one session.
@@ -148,6 +149,8 @@ impl SessionFeed {
                     }));
                 }
                 Admit::Drop => {}
+                // Interactions were removed: start over now.
+                Admit::Reset => return Some(self.resnapshot().await),
                 // The answer runs in another process, whose live text this one cannot
                 // see: wait until the store has caught up, then start over.
                 Admit::Gap => {
@@ -192,6 +195,7 @@ impl SessionFeed {
                 }
                 *have = offset + text.chars().count();
             }
+            ChatEvent::Reset => return Admit::Reset,
             ChatEvent::Completed { interaction } | ChatEvent::Failed { interaction } => {
                 self.known
                     .insert(interaction.id.clone(), interaction.content.chars().count());
