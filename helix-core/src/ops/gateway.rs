@@ -206,26 +206,44 @@ impl ControlPlane {
         }
     }
 
+    /// What every model call does first: admit it under the caller's limits, resolve
+    /// the model name, build the provider client, start the meter. Returns the name
+    /// the caller asked for, the upstream's name for it, the provider and the meter.
+    async fn prepare_call(
+        &self,
+        p: &Principal,
+        kind: &str,
+        model: &mut String,
+    ) -> Result<(String, Box<dyn Provider>, Meter)> {
+        let checks = self.admit_call(p).await?;
+        let asked = std::mem::take(model);
+        let resolved = self.resolve_model(p, &asked).await?;
+        *model = resolved.upstream_model.clone();
+        let provider = self.provider_for(&resolved.endpoint).await?;
+        let meter = Meter::start(self, p, kind, &asked, &resolved, checks);
+        Ok((asked, provider, meter))
+    }
+
+    /// Ends a whole (not streamed) call: records its usage and outcome, and puts the
+    /// caller's model name on the answer.
+    fn finish_call(asked: &str, mut meter: Meter, result: Result<Value>) -> Result<Value> {
+        if let Some(u) = result.as_ref().ok().and_then(usage_of) {
+            meter.usage(u);
+        }
+        meter.finish(result.as_ref().err());
+        let mut answer = result?;
+        set_model(&mut answer, asked);
+        Ok(answer)
+    }
+
     /// A whole chat completion.
     #[tracing::instrument(skip_all, fields(model = %req.model))]
     pub async fn chat_completion(&self, p: &Principal, mut req: ChatRequest) -> Result<Value> {
         if req.messages.is_empty() {
             return Err(CoreError::invalid("messages", "must not be empty"));
         }
-        let checks = self.admit_call(p).await?;
-        let asked = std::mem::take(&mut req.model);
-        let resolved = self.resolve_model(p, &asked).await?;
-        req.model = resolved.upstream_model.clone();
-        let provider = self.provider_for(&resolved.endpoint).await?;
-        let mut meter = Meter::start(self, p, "chat", &asked, &resolved, checks);
-        let result = provider.chat(&req).await;
-        if let Some(u) = result.as_ref().ok().and_then(usage_of) {
-            meter.usage(u);
-        }
-        meter.finish(result.as_ref().err());
-        let mut answer = result?;
-        set_model(&mut answer, &asked);
-        Ok(answer)
+        let (asked, provider, meter) = self.prepare_call(p, "chat", &mut req.model).await?;
+        Self::finish_call(&asked, meter, provider.chat(&req).await)
     }
 
     /// A streamed chat completion; chunks carry the model name the caller used.
@@ -238,10 +256,6 @@ impl ControlPlane {
         if req.messages.is_empty() {
             return Err(CoreError::invalid("messages", "must not be empty"));
         }
-        let checks = self.admit_call(p).await?;
-        let asked = std::mem::take(&mut req.model);
-        let resolved = self.resolve_model(p, &asked).await?;
-        req.model = resolved.upstream_model.clone();
         // Ask the upstream for usage so the call can be metered; when the client did
         // not ask for it, the usage-only chunk is not passed on.
         let client_wants_usage = req
@@ -259,8 +273,7 @@ impl ControlPlane {
             opts["include_usage"] = json!(true);
             req.extra.insert("stream_options".into(), opts);
         }
-        let provider = self.provider_for(&resolved.endpoint).await?;
-        let meter = Meter::start(self, p, "chat_stream", &asked, &resolved, checks);
+        let (asked, provider, meter) = self.prepare_call(p, "chat_stream", &mut req.model).await?;
         let stream = match provider.chat_stream(&req).await {
             Ok(s) => s,
             Err(e) => {
@@ -280,20 +293,8 @@ impl ControlPlane {
 
     /// Embeddings.
     pub async fn embeddings(&self, p: &Principal, mut req: EmbeddingsRequest) -> Result<Value> {
-        let checks = self.admit_call(p).await?;
-        let asked = std::mem::take(&mut req.model);
-        let resolved = self.resolve_model(p, &asked).await?;
-        req.model = resolved.upstream_model.clone();
-        let provider = self.provider_for(&resolved.endpoint).await?;
-        let mut meter = Meter::start(self, p, "embeddings", &asked, &resolved, checks);
-        let result = provider.embeddings(&req).await;
-        if let Some(u) = result.as_ref().ok().and_then(usage_of) {
-            meter.usage(u);
-        }
-        meter.finish(result.as_ref().err());
-        let mut answer = result?;
-        set_model(&mut answer, &asked);
-        Ok(answer)
+        let (asked, provider, meter) = self.prepare_call(p, "embeddings", &mut req.model).await?;
+        Self::finish_call(&asked, meter, provider.embeddings(&req).await)
     }
 
     /// The models the caller may use, as an OpenAI `list`: every model each visible
