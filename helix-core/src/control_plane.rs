@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) live: crate::ops::live::LiveAnswers,
     /// Each endpoint's served models, as last listed.
     pub(crate) model_lists: ModelLists,
+    /// Where metered calls go to be written in batches.
+    pub(crate) usage_tx: Option<tokio::sync::mpsc::Sender<crate::model::UsageRecord>>,
     /// Sessions with an answer running in this process.
     pub(crate) answering: std::sync::Mutex<std::collections::HashSet<crate::id::SessionId>>,
     /// Whether user and org endpoints may point at private addresses.
@@ -182,6 +184,7 @@ impl ControlPlaneBuilder {
         let store = self.store.ok_or(CoreError::NotConfigured("store"))?;
         let secrets = self.secrets.ok_or(CoreError::NotConfigured("secret box"))?;
         let oidc = self.oidc.map(OidcProvider::new).transpose()?;
+        let usage_tx = crate::ops::usage::spawn_writer(store.clone());
         Ok(ControlPlane {
             inner: Arc::new(Inner {
                 store,
@@ -198,6 +201,7 @@ impl ControlPlaneBuilder {
                 model_lists: Default::default(),
                 allow_private_upstreams: self.allow_private_upstreams,
                 answering: Default::default(),
+                usage_tx,
                 providers: Default::default(),
                 limiter: Default::default(),
                 limit_settings: Default::default(),

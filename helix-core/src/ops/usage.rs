@@ -101,6 +101,12 @@ impl Meter {
         }
         let tokens = record.prompt_tokens + record.completion_tokens;
         self.cp.charge(&record.user_id, &self.checks, tokens);
+        if let Some(tx) = &self.cp.inner.usage_tx {
+            if let Err(e) = tx.try_send(record) {
+                tracing::warn!(error = %e, "usage record dropped: the writer is behind");
+            }
+            return;
+        }
         let store = self.cp.store().clone();
         rt.spawn(async move {
             if let Err(e) = store.record_usage(&record).await {
@@ -305,4 +311,31 @@ impl ControlPlane {
             .insert(p.user.id.clone(), (std::time::Instant::now(), n));
         Ok(n)
     }
+}
+
+/// Most records one write carries.
+const USAGE_BATCH: usize = 256;
+
+/// Starts the task that writes usage records in batches (one transaction for all that
+/// queued while the last one was written), when a runtime is there to run it.
+pub(crate) fn spawn_writer(
+    store: std::sync::Arc<dyn crate::store::Store>,
+) -> Option<tokio::sync::mpsc::Sender<UsageRecord>> {
+    let rt = tokio::runtime::Handle::try_current().ok()?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<UsageRecord>(10_000);
+    rt.spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < USAGE_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = store.record_usage_batch(&batch).await {
+                tracing::warn!(error = %e, records = batch.len(), "cannot record usage");
+            }
+        }
+    });
+    Some(tx)
 }

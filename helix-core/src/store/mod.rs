@@ -261,6 +261,13 @@ pub trait ChatStore: Send + Sync + 'static {
 pub trait UsageStore: Send + Sync + 'static {
     /// Records one call.
     async fn record_usage(&self, record: &UsageRecord) -> Result<()>;
+    /// Records several calls (one transaction where the backend has them).
+    async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<()> {
+        for r in records {
+            self.record_usage(r).await?;
+        }
+        Ok(())
+    }
     /// Tokens (prompt + completion) a user used since `since`.
     async fn tokens_used_since(&self, user: &UserId, since: DateTime<Utc>) -> Result<i64>;
     /// Calls since `since`, per day, model and API key; one user's or everyone's.

@@ -13,27 +13,20 @@ use sqlx::Row;
 #[async_trait]
 impl UsageStore for SqlStore {
     async fn record_usage(&self, u: &UsageRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO usage_events (id, user_id, api_key_id, provider_endpoint_id, model, \
-             upstream_model, kind, prompt_tokens, completion_tokens, latency_ms, ttft_ms, status, \
-             error_code, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(u.id.as_str())
-        .bind(u.user_id.as_str())
-        .bind(u.api_key_id.as_ref().map(|k| k.as_str().to_owned()))
-        .bind(u.provider_endpoint_id.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(&u.model)
-        .bind(&u.upstream_model)
-        .bind(&u.kind)
-        .bind(u.prompt_tokens)
-        .bind(u.completion_tokens)
-        .bind(u.latency_ms)
-        .bind(u.ttft_ms)
-        .bind(&u.status)
-        .bind(u.error_code.as_deref())
-        .bind(ms(u.created_at))
-        .execute(&self.pool)
-        .await?;
+        insert_usage(&self.pool, u).await
+    }
+
+    async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<()> {
+        if let [one] = records {
+            // Alone, a statement commits by itself: BEGIN and COMMIT would only add
+            // round trips.
+            return insert_usage(&self.pool, one).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        for u in records {
+            insert_usage(&mut *tx, u).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -92,4 +85,32 @@ impl UsageStore for SqlStore {
         .await?;
         Ok(row.try_get::<i64, _>("n")?)
     }
+}
+
+async fn insert_usage<'e, E>(exec: E, u: &UsageRecord) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO usage_events (id, user_id, api_key_id, provider_endpoint_id, model, \
+         upstream_model, kind, prompt_tokens, completion_tokens, latency_ms, ttft_ms, status, \
+         error_code, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(u.id.as_str())
+    .bind(u.user_id.as_str())
+    .bind(u.api_key_id.as_ref().map(|k| k.as_str().to_owned()))
+    .bind(u.provider_endpoint_id.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(&u.model)
+    .bind(&u.upstream_model)
+    .bind(&u.kind)
+    .bind(u.prompt_tokens)
+    .bind(u.completion_tokens)
+    .bind(u.latency_ms)
+    .bind(u.ttft_ms)
+    .bind(&u.status)
+    .bind(u.error_code.as_deref())
+    .bind(ms(u.created_at))
+    .execute(exec)
+    .await?;
+    Ok(())
 }
