@@ -55,36 +55,45 @@ fn provider_dir() -> Option<std::path::PathBuf> {
     Some(dir)
 }
 
+/// Starts the provider on a port it picks itself and waits for its `ready` line. A
+/// node process that has not said ready within 30 s is killed and started again (a
+/// rare startup hang of node was seen here once; a test must not hang CI on it).
 fn start_provider(dir: &std::path::Path, redirect_uri: &str, code_ttl: u64) -> Provider {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .current_dir(dir)
-        .env("PORT", port.to_string())
-        .env("CLIENT_ID", CLIENT_ID)
-        .env("CLIENT_SECRET", CLIENT_SECRET)
-        .env("REDIRECT_URI", redirect_uri)
-        .env("CODE_TTL", code_ttl.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start node oidc provider");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("ready "),
-        "provider did not start: {line:?}"
-    );
-    Provider {
-        child,
-        issuer: line.trim().trim_start_matches("ready ").to_owned(),
+    for attempt in 1..=3 {
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("PORT", "0")
+            .env("CLIENT_ID", CLIENT_ID)
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+            .env("REDIRECT_URI", redirect_uri)
+            .env("CODE_TTL", code_ttl.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node oidc provider");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.starts_with("ready ") => {
+                return Provider {
+                    child,
+                    issuer: line.trim().trim_start_matches("ready ").to_owned(),
+                };
+            }
+            other => {
+                eprintln!("oidc provider attempt {attempt} did not start ({other:?}); retrying");
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
+    panic!("the oidc provider did not start in 3 attempts");
 }
 
 struct Helix {
