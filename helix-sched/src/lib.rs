@@ -82,7 +82,11 @@
 mod error;
 pub mod gguf;
 pub mod memory;
+pub mod types;
 
 pub use error::{Result, SchedError};
 pub use gguf::{GgmlType, GgufHeader, GgufLimits, MetadataValue, MetadataValueType, TensorInfo};
 pub use memory::{estimate_memory, MemoryEstimate};
+pub use types::{
+    GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId, RuntimeKind,
+};
