@@ -82,6 +82,7 @@
 mod error;
 pub mod gguf;
 pub mod memory;
+pub mod protocol;
 pub mod types;
 
 pub use error::{Result, SchedError};
