@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) allow_private_upstreams: bool,
     /// The provider configuration, as last read.
     pub(crate) providers: crate::ops::provider_cache::ProviderCache,
+    /// Helix's own GPU runners, when this control plane has them.
+    pub(crate) runner_pool: Option<Arc<dyn crate::providers::ProviderPool>>,
     /// Requests and tokens per minute.
     pub(crate) limiter: crate::limits::RateLimiter,
     /// Limit settings, as last read.
@@ -126,9 +128,17 @@ pub struct ControlPlaneBuilder {
     oidc: Option<OidcConfig>,
     events: Option<Arc<dyn EventBus>>,
     allow_private_upstreams: bool,
+    runner_pool: Option<Arc<dyn crate::providers::ProviderPool>>,
 }
 
 impl ControlPlaneBuilder {
+    /// Helix's own GPU runners (the `runners` provider kind); see
+    /// [`ControlPlane::ensure_runner_endpoint`].
+    pub fn runner_pool(mut self, pool: Arc<dyn crate::providers::ProviderPool>) -> Self {
+        self.runner_pool = Some(pool);
+        self
+    }
+
     /// The store (required).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -203,6 +213,7 @@ impl ControlPlaneBuilder {
                 answering: Default::default(),
                 usage_tx,
                 providers: Default::default(),
+                runner_pool: self.runner_pool,
                 limiter: Default::default(),
                 limit_settings: Default::default(),
                 quota_used: Default::default(),

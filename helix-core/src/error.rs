@@ -42,6 +42,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The monthly token quota is used up.
     QuotaExceeded,
+    /// No capacity to serve the call now (queue full, queue wait over, model failing).
+    Unavailable,
     /// Something went wrong inside Helix.
     Internal,
 }
@@ -65,6 +67,7 @@ impl ErrorCode {
             ErrorCode::UpstreamError => "upstream_error",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -155,6 +158,9 @@ pub enum CoreError {
         /// Seconds until the quota renews.
         retry_after_secs: u64,
     },
+    /// No capacity to serve the call now; the message says why.
+    #[error("{0}")]
+    Unavailable(String),
     /// Database failure.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -185,6 +191,7 @@ impl CoreError {
             CoreError::Upstream { .. } => ErrorCode::UpstreamError,
             CoreError::RateLimited { .. } => ErrorCode::RateLimited,
             CoreError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+            CoreError::Unavailable(_) => ErrorCode::Unavailable,
             CoreError::Database(_) | CoreError::Migrate(_) | CoreError::Internal(_) => {
                 ErrorCode::Internal
             }

@@ -62,6 +62,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         }
         ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
         ErrorCode::RateLimited | ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

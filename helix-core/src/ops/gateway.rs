@@ -7,7 +7,9 @@
 //!    the same level are refused as ambiguous (so joining an org never silently
 //!    redirects calls to a global endpoint of the same name).
 //! 2. otherwise (or when no endpoint has that name) the whole name is looked up among
-//!    registered default models of usable endpoints, with the same precedence.
+//!    registered default models of usable endpoints, with the same precedence;
+//! 3. otherwise, a model Helix's own runners offer, by its bare name, through the
+//!    usable `runners` endpoint.
 
 use super::providers::resolution_rank;
 use super::usage::{metered, Meter};
@@ -108,13 +110,33 @@ impl ControlPlane {
             .iter()
             .filter(|e| defaults.iter().any(|m| m.provider_endpoint_id == e.id))
             .collect();
-        match pick(serving, &format!("model {name}"))? {
+        if let Some(endpoint) = pick(serving, &format!("model {name}"))? {
+            return Ok(ResolvedModel {
+                endpoint: endpoint.clone(),
+                upstream_model: name.to_owned(),
+            });
+        }
+        let pooled = self.pool_model_names();
+        let runners = visible
+            .iter()
+            .filter(|e| e.kind == ProviderKind::Runners && pooled.iter().any(|m| m == name))
+            .collect();
+        match pick(runners, &format!("model {name}"))? {
             Some(endpoint) => Ok(ResolvedModel {
                 endpoint: endpoint.clone(),
                 upstream_model: name.to_owned(),
             }),
             None => Err(CoreError::not_found("model", name)),
         }
+    }
+
+    /// Models the runner pool offers now (none without a pool).
+    fn pool_model_names(&self) -> Vec<String> {
+        self.inner
+            .runner_pool
+            .as_ref()
+            .map(|p| p.model_names())
+            .unwrap_or_default()
     }
 
     /// Refuses a model the endpoint does not serve. Upstreams like llama-server answer
@@ -131,6 +153,17 @@ impl ControlPlane {
         {
             return Ok(());
         }
+        if endpoint.kind == ProviderKind::Runners {
+            // In memory and changing as runners come and go: never cached.
+            return if self.pool_model_names().iter().any(|m| m == model) {
+                Ok(())
+            } else {
+                Err(CoreError::not_found(
+                    "model",
+                    format!("{}/{model}", endpoint.name),
+                ))
+            };
+        }
         let cached = {
             let cache = self
                 .inner
@@ -145,7 +178,7 @@ impl ControlPlane {
         let list = match cached {
             Some(list) => list,
             None => {
-                let provider = self.provider_for(endpoint).await?;
+                let provider = self.provider_for(endpoint, "").await?;
                 match tokio::time::timeout(
                     std::time::Duration::from_secs(5),
                     provider.list_models(),
@@ -180,8 +213,19 @@ impl ControlPlane {
         }
     }
 
-    /// A client for an endpoint, with its key unsealed.
-    async fn provider_for(&self, endpoint: &ProviderEndpoint) -> Result<Box<dyn Provider>> {
+    /// A client for an endpoint, with its key unsealed; calls through the runner pool
+    /// are queued as `owner`'s.
+    async fn provider_for(
+        &self,
+        endpoint: &ProviderEndpoint,
+        owner: &str,
+    ) -> Result<Box<dyn Provider>> {
+        if endpoint.kind == ProviderKind::Runners {
+            return match &self.inner.runner_pool {
+                Some(pool) => Ok(pool.provider(owner)),
+                None => Err(CoreError::NotConfigured("the runner pool")),
+            };
+        }
         let snap = self.providers().await?;
         let sealed = self.sealed_key(&snap, &endpoint.id).await?;
         let key = sealed
@@ -202,7 +246,7 @@ impl ControlPlane {
                 &endpoint.base_url,
                 key,
             ))),
-            _ => Err(CoreError::NotConfigured("the runner pool provider")),
+            _ => Err(CoreError::NotConfigured("this provider kind")),
         }
     }
 
@@ -219,7 +263,9 @@ impl ControlPlane {
         let asked = std::mem::take(model);
         let resolved = self.resolve_model(p, &asked).await?;
         *model = resolved.upstream_model.clone();
-        let provider = self.provider_for(&resolved.endpoint).await?;
+        let provider = self
+            .provider_for(&resolved.endpoint, p.user.id.as_str())
+            .await?;
         let meter = Meter::start(self, p, kind, &asked, &resolved, checks);
         Ok((asked, provider, meter))
     }
@@ -304,7 +350,7 @@ impl ControlPlane {
     pub async fn list_models(&self, p: &Principal) -> Result<Value> {
         let visible = self.usable_endpoints(p).await?;
         let lookups = visible.iter().map(|e| async move {
-            let provider = self.provider_for(e).await?;
+            let provider = self.provider_for(e, p.user.id.as_str()).await?;
             tokio::time::timeout(std::time::Duration::from_secs(5), provider.list_models())
                 .await
                 .map_err(|_| CoreError::Upstream {
@@ -315,6 +361,7 @@ impl ControlPlane {
         let mut seen = std::collections::BTreeSet::new();
         let mut data = Vec::new();
         let created = self.now().timestamp();
+        let mut bare = Vec::new();
         for (endpoint, listed) in visible.iter().zip(futures::future::join_all(lookups).await) {
             match listed {
                 Ok(models) => {
@@ -322,6 +369,9 @@ impl ControlPlane {
                         let id = format!("{}/{}", endpoint.name, m.id);
                         if seen.insert(id.clone()) {
                             data.push(json!({"id": id, "object": "model", "created": created, "owned_by": endpoint.name}));
+                        }
+                        if endpoint.kind == ProviderKind::Runners {
+                            bare.push((m.id, endpoint.name.clone()));
                         }
                     }
                 }
@@ -337,6 +387,12 @@ impl ControlPlane {
                 if seen.insert(m.name.clone()) {
                     data.push(json!({"id": m.name, "object": "model", "created": created, "owned_by": e.name}));
                 }
+            }
+        }
+        // Runner models by bare name (resolution step 3), unless a default took it.
+        for (id, owner) in bare {
+            if seen.insert(id.clone()) {
+                data.push(json!({"id": id, "object": "model", "created": created, "owned_by": owner}));
             }
         }
         Ok(json!({"object": "list", "data": data}))

@@ -59,6 +59,9 @@ fn endpoint_name(name: &str) -> Result<String> {
     }
 }
 
+/// Name of the global endpoint through which Helix's own runners serve models.
+pub const RUNNER_ENDPOINT_NAME: &str = "runners";
+
 fn base_url(url: &str) -> Result<String> {
     parse_base_url(url).map(|_| url.trim_end_matches('/').to_owned())
 }
@@ -107,7 +110,7 @@ impl ControlPlane {
         if req.kind == ProviderKind::Runners {
             return Err(CoreError::invalid(
                 "kind",
-                format!("{} endpoints are not supported yet", req.kind.as_str()),
+                "the runners endpoint is created by the control plane itself when it has a runner pool",
             ));
         }
         let endpoint = ProviderEndpoint {
@@ -132,6 +135,37 @@ impl ControlPlane {
         self.forget_providers();
         tracing::info!(endpoint = %endpoint.id, name = %endpoint.name, "provider endpoint created");
         Ok(endpoint)
+    }
+
+    /// Makes sure the runner pool is reachable as a global endpoint of kind `runners`
+    /// (named [`RUNNER_ENDPOINT_NAME`]), creating it once. Hosts call this at startup
+    /// when they give the control plane a runner pool; without a pool it does nothing.
+    pub async fn ensure_runner_endpoint(&self) -> Result<Option<ProviderEndpoint>> {
+        if self.inner.runner_pool.is_none() {
+            return Ok(None);
+        }
+        let existing = self.store_ref().list_provider_endpoints().await?;
+        if let Some(e) = existing
+            .into_iter()
+            .find(|e| e.kind == ProviderKind::Runners && e.scope == Scope::Global)
+        {
+            return Ok(Some(e));
+        }
+        let endpoint = ProviderEndpoint {
+            id: ProviderEndpointId::new(),
+            name: RUNNER_ENDPOINT_NAME.into(),
+            kind: ProviderKind::Runners,
+            base_url: "helix:runners".into(),
+            scope: Scope::Global,
+            has_api_key: false,
+            created_at: self.now(),
+        };
+        self.store_ref()
+            .create_provider_endpoint(&endpoint, None)
+            .await?;
+        self.forget_providers();
+        tracing::info!(endpoint = %endpoint.id, "runner pool endpoint created");
+        Ok(Some(endpoint))
     }
 
     /// The endpoints the caller may see, most specific scope first (user, org, global);

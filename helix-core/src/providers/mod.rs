@@ -11,7 +11,7 @@ mod openai;
 pub mod sse;
 
 pub use anthropic::AnthropicProvider;
-pub use openai::OpenAiProvider;
+pub use openai::{sse_chunks, upstream_error, OpenAiProvider};
 
 use crate::error::Result;
 use async_trait::async_trait;
@@ -112,4 +112,14 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     async fn embeddings(&self, req: &EmbeddingsRequest) -> Result<Value>;
     /// The models the upstream serves.
     async fn list_models(&self) -> Result<Vec<UpstreamModel>>;
+}
+
+/// A pool that serves models on behalf of many callers and schedules between them
+/// (Helix's own GPU runners): it hands out a [`Provider`] bound to one owner, so its
+/// queue can be fair between owners.
+pub trait ProviderPool: Send + Sync + std::fmt::Debug + 'static {
+    /// A provider whose calls are queued as `owner`'s (a user id).
+    fn provider(&self, owner: &str) -> Box<dyn Provider>;
+    /// Model names the pool can serve right now.
+    fn model_names(&self) -> Vec<String>;
 }

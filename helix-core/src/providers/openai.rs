@@ -42,7 +42,14 @@ fn unreachable_err(e: reqwest::Error) -> CoreError {
 /// Turns a non-2xx upstream answer into an error carrying the upstream's own message.
 async fn error_from(resp: reqwest::Response) -> CoreError {
     let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
+    let body = resp.bytes().await.unwrap_or_default();
+    upstream_error(status, &body)
+}
+
+/// The error for a non-2xx answer of an OpenAI-compatible upstream: its status and its
+/// own message (`{"error": {"message": ...}}`, `{"error": "..."}`, or the body's start).
+pub fn upstream_error(status: u16, body: &[u8]) -> CoreError {
+    let body = String::from_utf8_lossy(body);
     let message = serde_json::from_str::<Value>(&body)
         .ok()
         .and_then(|v| {
@@ -126,11 +133,54 @@ impl Provider for OpenAiProvider {
         let mut body = req.clone();
         body.stream = Some(true);
         let resp = self.send_json("/chat/completions", &body).await?;
-        let bytes = resp.bytes_stream();
+        Ok(sse_chunks(resp.bytes_stream().map(|r| {
+            r.map_err(|e| CoreError::Upstream {
+                status: None,
+                message: format!("stream broken: {}", e.without_url()),
+            })
+        })))
+    }
+
+    async fn embeddings(&self, req: &EmbeddingsRequest) -> Result<Value> {
+        json_body(self.send_json("/embeddings", req).await?).await
+    }
+
+    async fn list_models(&self) -> Result<Vec<UpstreamModel>> {
+        let mut req = self.http.get(format!("{}/models", self.base_url));
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.map_err(unreachable_err)?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp).await);
+        }
+        let body = json_body(resp).await?;
+        Ok(body["data"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|m| m["id"].as_str())
+                    .map(|id| UpstreamModel { id: id.to_owned() })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Chat completion chunks from the bytes of an OpenAI-style SSE stream: one item per
+/// `data:` chunk, ending at `data: [DONE]`. An `{"error": ...}` event, a malformed
+/// chunk, a broken stream or an end without `[DONE]` becomes one `Err` item, then the
+/// stream ends.
+pub fn sse_chunks<S, B>(bytes: S) -> ChatStream
+where
+    S: futures::Stream<Item = Result<B>> + Send + 'static,
+    B: AsRef<[u8]> + Send + 'static,
+{
         // State: the byte stream, the parser, queued chunks, and whether [DONE] came.
         let stream = futures::stream::unfold(
             (
-                bytes,
+                bytes.boxed(),
                 SseParser::new(),
                 std::collections::VecDeque::<Value>::new(),
                 false,
@@ -144,13 +194,10 @@ impl Provider for OpenAiProvider {
                         return None;
                     }
                     let events = match bytes.next().await {
-                        Some(Ok(chunk)) => parser.push(&chunk),
+                        Some(Ok(chunk)) => parser.push(chunk.as_ref()),
                         Some(Err(e)) => {
                             done = true;
-                            Err(CoreError::Upstream {
-                                status: None,
-                                message: format!("stream broken: {}", e.without_url()),
-                            })
+                            Err(e)
                         }
                         None => {
                             done = true;
@@ -207,32 +254,5 @@ impl Provider for OpenAiProvider {
                 }
             },
         );
-        Ok(stream.boxed())
-    }
-
-    async fn embeddings(&self, req: &EmbeddingsRequest) -> Result<Value> {
-        json_body(self.send_json("/embeddings", req).await?).await
-    }
-
-    async fn list_models(&self) -> Result<Vec<UpstreamModel>> {
-        let mut req = self.http.get(format!("{}/models", self.base_url));
-        if let Some(k) = &self.api_key {
-            req = req.bearer_auth(k);
-        }
-        let resp = req.send().await.map_err(unreachable_err)?;
-        if !resp.status().is_success() {
-            return Err(error_from(resp).await);
-        }
-        let body = json_body(resp).await?;
-        Ok(body["data"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|m| m["id"].as_str())
-                    .map(|id| UpstreamModel { id: id.to_owned() })
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
+    stream.boxed()
 }
