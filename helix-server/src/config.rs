@@ -73,6 +73,30 @@ pub struct ServeConfig {
     /// SSO settings.
     #[command(flatten)]
     pub oidc: OidcArgs,
+    /// GPU runners and the scheduler.
+    #[command(flatten)]
+    pub runners: RunnerPoolArgs,
+}
+
+/// The runner pool: the scheduler's settings, and the in-process runner.
+#[derive(Debug, Clone, Args)]
+pub struct RunnerPoolArgs {
+    /// Run a runner inside this process serving this model (repeat; `;` in the
+    /// variable), e.g. `name=tiny,runtime=llama_cpp,source=/m/tiny.gguf,ctx=2048`.
+    #[arg(long = "runner-model", env = "HELIX_RUNNER_MODELS", value_delimiter = ';')]
+    pub runner_models: Vec<String>,
+    /// GPUs of the in-process runner, `NAME:MEMORY` (default: NVML, else the CPU).
+    #[arg(long = "runner-gpu", env = "HELIX_RUNNER_GPUS", value_delimiter = ';')]
+    pub runner_gpus: Vec<String>,
+    /// Seconds an idle model instance stays loaded.
+    #[arg(long, env = "HELIX_RUNNER_KEEP_ALIVE_SECS", default_value_t = 300)]
+    pub runner_keep_alive_secs: u64,
+    /// Models to keep loaded, `model=instances` (comma-separated).
+    #[arg(long, env = "HELIX_RUNNER_PREWARM", value_delimiter = ',')]
+    pub runner_prewarm: Vec<String>,
+    /// Longest a call waits for a model slot (loading included), in seconds.
+    #[arg(long, env = "HELIX_RUNNER_QUEUE_WAIT_SECS", default_value_t = 600)]
+    pub runner_queue_wait_secs: u64,
 }
 
 /// OpenID Connect SSO settings; SSO is on when an issuer is set.

@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 mod routes;
+pub mod runner_cmd;
 pub mod serve;
 pub mod state;
 

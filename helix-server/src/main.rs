@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Run the control plane (API, web UI) on one port.
     Serve(Box<ServeConfig>),
+    /// Run a GPU runner that dials out to a control plane and serves models on it.
+    Runner(Box<helix_server::runner_cmd::RunnerArgs>),
     /// Print the OpenAPI document of the API.
     Openapi,
     /// Benchmarks, each against a baseline measured in the same run.
@@ -47,6 +49,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(cfg) => {
             init_tracing(cfg.log_format);
             helix_server::serve::serve(*cfg).await
+        }
+        Command::Runner(args) => {
+            init_tracing(LogFormat::Text);
+            helix_server::runner_cmd::run(*args).await
         }
         Command::Bench(BenchCommand::Auth(args)) => {
             init_tracing(LogFormat::Text);

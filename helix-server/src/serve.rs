@@ -1,10 +1,12 @@
 //! `helix serve`: build the control plane from configuration and run the HTTP server.
 
-use crate::config::{Mode, ServeConfig};
+use crate::config::{Mode, RunnerPoolArgs, ServeConfig};
 use crate::state::{AppState, HttpSettings};
 use anyhow::Context;
 use helix_core::auth::oidc::{GroupRole, OidcConfig};
 use helix_core::{ControlPlane, KeySource, SecretBox, SqlStore, Store};
+use helix_sched::hub::{HubConfig, LocalConnector, RunnerHub, RunnerPool};
+use helix_sched::scheduler::Prewarm;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +58,13 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
             helix_core::events::PgEventBus::connect(url).await?,
         ));
     }
+    let hub = RunnerHub::new(hub_config(&cfg.runners)?);
+    let pool = RunnerPool::new(
+        hub.clone(),
+        Duration::from_secs(cfg.runners.runner_queue_wait_secs),
+    );
     let mut builder = builder
+        .runner_pool(Arc::new(pool))
         .store(Arc::new(store))
         .secrets(secrets)
         .registration_enabled(!cfg.disable_registration)
@@ -70,7 +78,28 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         max_body_bytes: cfg.max_body_bytes,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
     };
-    Ok(AppState::new(builder.build()?, http))
+    let cp = builder.build()?;
+    cp.ensure_runner_endpoint().await?;
+    Ok(AppState::new(cp, http).with_runners(hub))
+}
+
+/// The scheduler's settings from flags.
+fn hub_config(r: &RunnerPoolArgs) -> anyhow::Result<HubConfig> {
+    let mut cfg = HubConfig::default();
+    cfg.scheduler.keep_alive = Duration::from_secs(r.runner_keep_alive_secs);
+    for p in r.runner_prewarm.iter().filter(|p| !p.is_empty()) {
+        let (model, n) = p
+            .split_once('=')
+            .with_context(|| format!("bad prewarm {p:?}: expected model=instances"))?;
+        cfg.scheduler.prewarm.push(Prewarm {
+            model: model.trim().to_owned(),
+            instances: n
+                .trim()
+                .parse()
+                .with_context(|| format!("bad prewarm {p:?}: instances must be a number"))?,
+        });
+    }
+    Ok(cfg)
 }
 
 fn oidc_config(cfg: &ServeConfig, public_url: &str) -> anyhow::Result<Option<OidcConfig>> {
@@ -140,11 +169,33 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(%addr, public_url = %state.http.public_url, "helix listening");
     let janitor = tokio::spawn(cleanup_loop(state.cp.clone()));
     let cp = state.cp.clone();
+    let hub = state.runners.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let local_runner = match (&hub, cfg.runners.runner_models.iter().any(|m| !m.is_empty())) {
+        (Some(hub), true) => Some(crate::runner_cmd::spawn_local(
+            &crate::runner_cmd::LocalRunnerArgs {
+                models: cfg.runners.runner_models.clone(),
+                gpus: cfg.runners.runner_gpus.clone(),
+                state_dir: cfg.data_dir.join("runner"),
+            },
+            Arc::new(LocalConnector::new(hub.clone(), LOCAL_RUNNER_ID.into())),
+            stop_rx,
+        )?),
+        _ => None,
+    };
     axum::serve(nodelay(listener), crate::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
     janitor.abort();
+    let _ = stop_tx.send(true);
+    if let Some(task) = local_runner {
+        // The in-process runner stops its engines before we exit.
+        let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+    }
+    if let Some(hub) = hub {
+        hub.shutdown();
+    }
     cp.store().close().await;
     tracing::info!("helix stopped");
     Ok(())
@@ -162,7 +213,11 @@ async fn cleanup_loop(cp: ControlPlane) {
     }
 }
 
-async fn shutdown_signal() {
+/// The runner id of `helix serve`'s in-process runner.
+pub const LOCAL_RUNNER_ID: &str = "local";
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -13,6 +13,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// HTTP settings.
     pub http: Arc<HttpSettings>,
+    /// The hub GPU runners connect to, when this host has one.
+    pub runners: Option<helix_sched::hub::RunnerHub>,
 }
 
 /// Settings of the HTTP layer.
@@ -50,6 +52,13 @@ impl AppState {
             cp,
             metrics: Arc::new(Metrics::new()),
             http: Arc::new(http),
+            runners: None,
         }
+    }
+
+    /// With a runner hub (runners may connect; admins see the scheduler).
+    pub fn with_runners(mut self, hub: helix_sched::hub::RunnerHub) -> Self {
+        self.runners = Some(hub);
+        self
     }
 }

@@ -1,7 +1,7 @@
 //! A runner inside the control plane's own process, connected through memory.
 
 use super::RunnerHub;
-use crate::runner::agent::{BoxTransport, Connector};
+use crate::runner::agent::{Connected, Connector};
 use crate::runner::connect::Duplex;
 use crate::types::RunnerId;
 use async_trait::async_trait;
@@ -23,11 +23,14 @@ impl LocalConnector {
 
 #[async_trait]
 impl Connector for LocalConnector {
-    async fn connect(&self) -> Result<BoxTransport, String> {
+    async fn connect(&self) -> Result<Connected, String> {
         let (runner_end, hub_end) = Duplex::pair();
         let hub = self.hub.clone();
         let id = self.runner_id.clone();
         tokio::spawn(async move { hub.serve_connection(id, hub_end).await });
-        Ok(Box::pin(runner_end))
+        Ok(Connected {
+            transport: Box::pin(runner_end),
+            runner_id: Some(self.runner_id.clone()),
+        })
     }
 }

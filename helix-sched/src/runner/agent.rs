@@ -29,19 +29,37 @@ impl<T: Stream<Item = Frame> + Sink<Frame, Error = String> + Send> Transport for
 /// A boxed [`Transport`].
 pub type BoxTransport = Pin<Box<dyn Transport>>;
 
+/// A new connection, and the runner id the control plane says the token is bound to
+/// (the `x-helix-runner-id` header of the upgrade), when it said.
+pub struct Connected {
+    /// The connection.
+    pub transport: BoxTransport,
+    /// The runner id bound to the token.
+    pub runner_id: Option<RunnerId>,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected")
+            .field("runner_id", &self.runner_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Opens connections to the control plane: over WebSocket ([`WsConnector`]), or in
 /// memory for a runner inside the control plane's own process.
 #[async_trait]
 pub trait Connector: Send + Sync + std::fmt::Debug {
     /// One new connection.
-    async fn connect(&self) -> std::result::Result<BoxTransport, String>;
+    async fn connect(&self) -> std::result::Result<Connected, String>;
 }
 
 /// How the agent behaves.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// The runner id the token is bound to.
-    pub runner_id: RunnerId,
+    /// The runner id the token is bound to; when `None`, the id the control plane
+    /// names on connect.
+    pub runner_id: Option<RunnerId>,
     /// Display name.
     pub name: String,
     /// First reconnect delay; doubles up to `backoff_max`, with full jitter.
@@ -51,8 +69,8 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    /// Defaults for `runner_id`: backoff from 500 ms up to 30 s.
-    pub fn new(runner_id: RunnerId, name: impl Into<String>) -> Self {
+    /// Defaults: backoff from 500 ms up to 30 s.
+    pub fn new(runner_id: Option<RunnerId>, name: impl Into<String>) -> Self {
         Self {
             runner_id,
             name: name.into(),
@@ -112,7 +130,7 @@ impl Agent {
             let end = tokio::select! {
                 _ = &mut shutdown => break Ok(()),
                 c = connector.connect() => match c {
-                    Ok(t) => self.session(t, &mut shutdown, &mut attempt).await,
+                    Ok(c) => self.session(c, &mut shutdown, &mut attempt).await,
                     Err(e) => SessionEnd::Broken(format!("cannot connect: {e}")),
                 },
             };
@@ -140,10 +158,15 @@ impl Agent {
         result
     }
 
-    async fn hello(&self) -> Result<Hello> {
+    async fn hello(&self, told: Option<RunnerId>) -> Result<Hello> {
+        let runner_id = self.cfg.runner_id.clone().or(told).ok_or_else(|| {
+            SchedError::InvalidConfig(
+                "no runner id configured and the control plane named none".into(),
+            )
+        })?;
         Ok(Hello {
             protocol: PROTOCOL_VERSION,
-            runner_id: self.cfg.runner_id.clone(),
+            runner_id,
             name: self.cfg.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             runtimes: self.runtimes(),
@@ -161,11 +184,12 @@ impl Agent {
 
     async fn session(
         &self,
-        mut t: BoxTransport,
+        connected: Connected,
         shutdown: &mut BoxFuture<'_, ()>,
         attempt: &mut u32,
     ) -> SessionEnd {
-        let hello = match self.hello().await {
+        let mut t = connected.transport;
+        let hello = match self.hello(connected.runner_id).await {
             Ok(h) => h,
             Err(e) => return SessionEnd::Broken(format!("cannot describe this runner: {e}")),
         };

@@ -1,7 +1,7 @@
 //! Ways for a runner to reach the control plane: a WebSocket ([`WsConnector`]), or an
 //! in-memory pipe ([`Duplex`]) for a runner inside the control plane's own process.
 
-use super::agent::{BoxTransport, Connector};
+use super::agent::{Connected, Connector};
 use crate::protocol::Frame;
 use async_trait::async_trait;
 use futures::channel::mpsc;
@@ -12,6 +12,9 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::
 
 /// The path runners connect to.
 pub const CONNECT_PATH: &str = "/api/v1/runners/connect";
+
+/// Response header of the upgrade naming the runner id the token is bound to.
+pub const RUNNER_ID_HEADER: &str = "x-helix-runner-id";
 
 /// Dials `ws(s)://<server>/api/v1/runners/connect` with the runner token as a bearer.
 #[derive(Clone)]
@@ -58,7 +61,7 @@ impl WsConnector {
 
 #[async_trait]
 impl Connector for WsConnector {
-    async fn connect(&self) -> Result<BoxTransport, String> {
+    async fn connect(&self) -> Result<Connected, String> {
         let mut req = self
             .url
             .as_str()
@@ -68,7 +71,7 @@ impl Connector for WsConnector {
             .parse()
             .map_err(|_| "token is not a valid header value".to_owned())?;
         req.headers_mut().insert("authorization", auth);
-        let (ws, _) = tokio_tungstenite::connect_async(req)
+        let (ws, resp) = tokio_tungstenite::connect_async(req)
             .await
             .map_err(|e| match e {
                 tungstenite::Error::Http(resp) => format!(
@@ -105,7 +108,15 @@ impl Connector for WsConnector {
                     })),
                 })
             });
-        Ok(Box::pin(frames))
+        let runner_id = resp
+            .headers()
+            .get(RUNNER_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(crate::RunnerId::from);
+        Ok(Connected {
+            transport: Box::pin(frames),
+            runner_id,
+        })
     }
 }
 

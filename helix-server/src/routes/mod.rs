@@ -10,6 +10,7 @@ mod health;
 mod openai;
 mod orgs;
 mod providers;
+mod runners;
 mod sessions;
 mod usage;
 mod ws;
@@ -39,6 +40,7 @@ use utoipa_axum::routes;
     components(schemas(ErrorBody, ErrorDetail)),
     tags((name = "auth"), (name = "users"), (name = "orgs"), (name = "api-keys"), (name = "apps"),
          (name = "admin"), (name = "health"), (name = "providers"), (name = "usage"), (name = "sessions"),
+         (name = "runners", description = "GPU runners and the scheduler"),
          (name = "openai", description = "OpenAI-compatible API"))
 )]
 struct ApiDoc;
@@ -80,6 +82,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::regenerate))
         .routes(routes!(sessions::fork))
         .routes(routes!(ws::ws))
+        .routes(routes!(runners::connect))
+        .routes(routes!(runners::scheduler))
 }
 
 /// The OpenAPI document of the API, generated from the route annotations.
