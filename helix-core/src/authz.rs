@@ -7,7 +7,8 @@
 //! - Inside an org, members read and create; admins and owners manage members and
 //!   every resource; only owners delete the org or grant/revoke ownership.
 //! - API keys are visible to their owner only (others get `NotFound`).
-//! - Instance administration needs a site admin (`Forbidden` otherwise).
+//! - Instance administration, runner tokens included, needs a site admin (`Forbidden`
+//!   otherwise).
 
 use crate::auth::Principal;
 use crate::error::{CoreError, Result};

@@ -103,6 +103,8 @@ define_id!(/// An app (assistant).
     AppId, "app", "app");
 define_id!(/// A recorded model call.
     UsageId, "use", "usage record");
+define_id!(/// A runner token: the credential one GPU runner dials in with.
+    RunnerTokenId, "rtk", "runner token");
 
 #[cfg(test)]
 mod tests {

@@ -6,12 +6,12 @@
 //! bindings) calls. It depends on no web framework: hosts map [`CoreError`] codes to
 //! their own status codes and exceptions.
 //!
-//! - [`model`]: users, orgs, roles, API keys, provider endpoints, models, chat sessions
-//!   and interactions, apps. Ids are prefixed ULIDs ([`id`]).
+//! - [`model`]: users, orgs, roles, API keys, runner tokens, provider endpoints, models,
+//!   chat sessions and interactions, apps. Ids are prefixed ULIDs ([`id`]).
 //! - [`store`]: the [`Store`] trait and [`SqlStore`], on SQLite (embedded default) or
 //!   PostgreSQL.
-//! - [`auth`]: argon2id passwords, login sessions with CSRF tokens, hashed API keys,
-//!   OpenID Connect SSO. [`authz`] is the one place that decides access.
+//! - [`auth`]: argon2id passwords, login sessions with CSRF tokens, hashed API keys and
+//!   runner tokens, OpenID Connect SSO. [`authz`] is the one place that decides access.
 //! - [`secrets`]: AES-256-GCM under `HELIX_ENCRYPTION_KEY`.
 //!
 //! ## Cargo features
@@ -60,7 +60,7 @@ pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use auth::{Credentials, Principal};
+pub use auth::{Credentials, Principal, RunnerIdentity};
 pub use clock::{Clock, SystemClock};
 pub use control_plane::{ControlPlane, ControlPlaneBuilder, DEFAULT_SESSION_TTL};
 pub use error::{CoreError, ErrorCode, Result};

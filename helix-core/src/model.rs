@@ -1,7 +1,7 @@
 //! The domain model: what Helix stores and what its API returns.
 //!
-//! Secrets never appear in these types: password hashes, API-key hashes and
-//! encrypted provider keys stay inside the store and the auth module.
+//! Secrets never appear in these types: password hashes, API-key and runner-token
+//! hashes and encrypted provider keys stay inside the store and the auth module.
 
 use crate::id::*;
 use chrono::{DateTime, Utc};
@@ -126,6 +126,31 @@ pub struct ApiKey {
     pub requests_per_minute: Option<i64>,
     /// Tokens per minute allowed with this key (none: no key-level limit).
     pub tokens_per_minute: Option<i64>,
+}
+
+/// A runner token's metadata. The token lets one GPU runner, named by `runner_id`, dial
+/// in to the control plane; it never acts as a user. The secret is shown once at
+/// creation and then only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunnerToken {
+    /// Id.
+    pub id: RunnerTokenId,
+    /// The runner this token authenticates (a slug such as `gpu-node-1`).
+    pub runner_id: String,
+    /// A note from the admin who created it.
+    pub description: Option<String>,
+    /// The first characters of the token, to recognise it (`hxr-AbC1dEf2`).
+    pub prefix: String,
+    /// The site admin who created it.
+    pub created_by: UserId,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When a runner last authenticated with it (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// Who may use a provider endpoint or see a resource scoped like one.

@@ -241,6 +241,125 @@ async fn api_keys_and_settings(s: &dyn Store) {
     assert_eq!(s.get_setting("k").await.unwrap().as_deref(), Some("2"));
 }
 
+async fn runner_tokens(s: &dyn Store) {
+    let admin = user(s, "root@x.io", AdminRule::Yes).await;
+    let mk = |runner: &str, expires_at| RunnerToken {
+        id: RunnerTokenId::new(),
+        runner_id: runner.into(),
+        description: None,
+        prefix: "hxr-abcdefgh".into(),
+        created_by: admin.id.clone(),
+        created_at: now(),
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let t1 = RunnerToken {
+        description: Some("rack 4".into()),
+        ..mk("gpu-1", None)
+    };
+    s.create_runner_token(&t1, "rhash1").await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    // Several tokens for one runner (rotation).
+    let t2 = mk("gpu-1", Some(now() + Duration::days(1)));
+    s.create_runner_token(&t2, "rhash2").await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let expired = mk("gpu-2", Some(now() - Duration::seconds(1)));
+    s.create_runner_token(&expired, "rhash3").await.unwrap();
+    assert_eq!(
+        s.create_runner_token(&mk("gpu-3", None), "rhash1")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Conflict,
+        "hashes are unique"
+    );
+    let orphan = RunnerToken {
+        created_by: UserId::new(),
+        ..mk("gpu-3", None)
+    };
+    assert_eq!(
+        s.create_runner_token(&orphan, "rhash4")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::NotFound
+    );
+
+    assert_eq!(
+        s.list_runner_tokens().await.unwrap(),
+        [expired.clone(), t2.clone(), t1.clone()],
+        "newest first"
+    );
+    assert_eq!(s.get_runner_token(&t1.id).await.unwrap(), Some(t1.clone()));
+    assert_eq!(
+        s.get_runner_token(&RunnerTokenId::new()).await.unwrap(),
+        None
+    );
+
+    let t = now();
+    assert_eq!(
+        s.find_active_runner_token("rhash1", t).await.unwrap(),
+        Some(t1.clone())
+    );
+    assert_eq!(
+        s.find_active_runner_token("rhash2", t).await.unwrap(),
+        Some(t2.clone())
+    );
+    assert_eq!(s.find_active_runner_token("nope", t).await.unwrap(), None);
+    assert_eq!(
+        s.find_active_runner_token("rhash3", t).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        s.find_active_runner_token("rhash2", t2.expires_at.unwrap())
+            .await
+            .unwrap(),
+        None,
+        "expired from the expiry time on"
+    );
+
+    s.touch_runner_token(&t1.id, t).await.unwrap();
+    assert_eq!(
+        s.get_runner_token(&t1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(t)
+    );
+    assert!(s.revoke_runner_token(&t1.id, t).await.unwrap());
+    assert!(
+        !s.revoke_runner_token(&t1.id, t).await.unwrap(),
+        "revoking twice is a no-op"
+    );
+    assert!(!s
+        .revoke_runner_token(&RunnerTokenId::new(), t)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_runner_token(&t1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(t)
+    );
+    assert_eq!(
+        s.find_active_runner_token("rhash1", t).await.unwrap(),
+        None,
+        "revoked"
+    );
+    assert!(
+        s.find_active_runner_token("rhash2", t)
+            .await
+            .unwrap()
+            .is_some(),
+        "the runner's other token still works"
+    );
+}
+
 async fn orgs_members_apps(s: &dyn Store) {
     let a = user(s, "a@x.io", AdminRule::No).await;
     let b = user(s, "b@x.io", AdminRule::No).await;
@@ -562,4 +681,4 @@ macro_rules! conformance {
     };
 }
 
-conformance!(users, identities_sessions_flows, api_keys_and_settings, orgs_members_apps, providers_and_models, usage_records; chat_sessions, first_admin_under_concurrency);
+conformance!(users, identities_sessions_flows, api_keys_and_settings, runner_tokens, orgs_members_apps, providers_and_models, usage_records; chat_sessions, first_admin_under_concurrency);

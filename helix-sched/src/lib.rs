@@ -89,5 +89,6 @@ pub use error::{Result, SchedError};
 pub use gguf::{GgmlType, GgufHeader, GgufLimits, MetadataValue, MetadataValueType, TensorInfo};
 pub use memory::{estimate_memory, MemoryEstimate};
 pub use types::{
-    GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId, RuntimeKind,
+    GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId,
+    RuntimeKind,
 };

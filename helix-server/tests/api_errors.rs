@@ -490,3 +490,155 @@ async fn first_user_is_admin_and_registration_can_be_closed() {
         .await;
     assert_json_error(&r, StatusCode::CONFLICT, "conflict");
 }
+
+#[tokio::test]
+async fn runner_tokens_bad_input_unknown_ids_and_credential_kinds() {
+    let t = TestApp::new().await;
+    let (admin, _) = t.user_with_key("root@x.io").await;
+    let Caller::ApiKey(admin_key) = admin.clone() else {
+        unreachable!()
+    };
+    let path = "/api/v1/runner-tokens";
+
+    for bad in ["", "GPU-1", "gpu_1", "-gpu", "gpu 1"] {
+        let r = t
+            .call(Method::POST, path, &admin, Some(json!({"runner_id": bad})))
+            .await;
+        assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("runner_id"),
+            "{bad:?}: {:?}",
+            r.body
+        );
+    }
+    let long = "a".repeat(64);
+    let r = t
+        .call(Method::POST, path, &admin, Some(json!({"runner_id": long})))
+        .await;
+    assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let r = t
+        .call(
+            Method::POST,
+            path,
+            &admin,
+            Some(json!({"runner_id": "gpu-1", "expires_at": "2001-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let r = t
+        .call(
+            Method::POST,
+            path,
+            &admin,
+            Some(json!({"runner_id": "gpu-1", "expires_at": "next tuesday"})),
+        )
+        .await;
+    assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let r = t
+        .call(
+            Method::POST,
+            path,
+            &admin,
+            Some(json!({"runner_id": "gpu-1", "scopes": ["all"]})),
+        )
+        .await;
+    assert_json_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    let malformed = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {admin_key}"))
+        .header("content-type", "application/json")
+        .body(Body::from("{\"runner_id\":"))
+        .unwrap();
+    assert_json_error(
+        &t.raw(malformed).await,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    );
+
+    for (id, status, code) in [
+        (
+            "rtk_01JD0000000000000000000000",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        ("rtk_nonsense", StatusCode::BAD_REQUEST, "invalid_id"),
+        (
+            "key_01JD0000000000000000000000",
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+    ] {
+        let r = t
+            .call(Method::DELETE, &format!("{path}/{id}"), &admin, None)
+            .await;
+        assert_json_error(&r, status, code);
+    }
+
+    // Created: the secret once, then metadata only.
+    let created = t
+        .call(
+            Method::POST,
+            path,
+            &admin,
+            Some(json!({"runner_id": "gpu-1", "description": "rack 4"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let secret = created.body["token"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("hxr-"));
+    assert!(created.body["id"].as_str().unwrap().starts_with("rtk_"));
+    assert_eq!(created.body["runner_id"], "gpu-1");
+    assert!(created.body.get("token_hash").is_none());
+    let listed = t.call(Method::GET, path, &admin, None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert!(!listed.body.to_string().contains(&secret));
+    assert!(listed.body[0].get("token").is_none());
+
+    // A runner token is no user credential, in either header or as a cookie.
+    let as_user = Caller::ApiKey(secret.clone());
+    assert_json_error(
+        &t.call(Method::GET, "/api/v1/users/me", &as_user, None)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    let header = Request::builder()
+        .uri("/api/v1/users/me")
+        .header("x-api-key", &secret)
+        .body(Body::empty())
+        .unwrap();
+    assert_json_error(
+        &t.raw(header).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    let cookie = Caller::Session {
+        token: secret.clone(),
+        csrf: String::new(),
+    };
+    assert_json_error(
+        &t.call(Method::GET, "/api/v1/users/me", &cookie, None).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    // ...and user credentials are no runner tokens.
+    assert!(t.cp.authenticate_runner(&admin_key).await.is_err());
+    assert!(t.cp.authenticate_runner(&secret).await.is_ok());
+
+    // Revoked: 204, and the runner is locked out.
+    let id = created.body["id"].as_str().unwrap();
+    let r = t
+        .call(Method::DELETE, &format!("{path}/{id}"), &admin, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    assert_eq!(r.body, serde_json::Value::Null);
+    let listed = t.call(Method::GET, path, &admin, None).await;
+    assert!(listed.body[0]["revoked_at"].is_string());
+    let err = t.cp.authenticate_runner(&secret).await.unwrap_err();
+    assert_eq!(err.code().as_str(), "invalid_credentials");
+}

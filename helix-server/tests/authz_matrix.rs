@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const SECRET_ORG: &str = "Secret Org Name";
 const SECRET_APP: &str = "Secret App Name";
+const SECRET_RUNNER: &str = "Secret Runner Note";
 
 /// Callers in matrix column order.
 const ACTORS: [&str; 6] = [
@@ -88,6 +89,10 @@ impl Fixture {
 
     fn owner(&self) -> &Caller {
         &self.callers[4]
+    }
+
+    fn site_admin(&self) -> &Caller {
+        &self.callers[5]
     }
 
     async fn ok(&self, method: Method, path: &str, caller: &Caller, body: Option<Value>) -> Value {
@@ -210,6 +215,18 @@ impl Fixture {
                     .await;
                 path = path.replace("{fresh_key}", key["id"].as_str().unwrap());
             }
+            Fresh::RunnerToken => {
+                let body = json!({"runner_id": "gpu-1", "description": SECRET_RUNNER});
+                let token = self
+                    .ok(
+                        Method::POST,
+                        "/api/v1/runner-tokens",
+                        self.site_admin(),
+                        Some(body),
+                    )
+                    .await;
+                path = path.replace("{fresh_runner_token}", token["id"].as_str().unwrap());
+            }
         }
         (path, body)
     }
@@ -223,6 +240,7 @@ enum Fresh {
     UserEmail,
     MemberOfFreshOrg,
     OwnerKey,
+    RunnerToken,
     ProviderBody,
     Provider,
     ModelName,
@@ -415,6 +433,28 @@ async fn every_endpoint_gives_each_caller_exactly_its_access() {
             OwnerKey,
             [401, 403, 403, 403, 403, 403],
         ),
+        // Runner tokens are instance administration.
+        row(
+            M::GET,
+            "/api/v1/runner-tokens",
+            None,
+            Fixed,
+            [401, 403, 403, 403, 403, 200],
+        ),
+        row(
+            M::POST,
+            "/api/v1/runner-tokens",
+            Some(json!({"runner_id": "gpu-2", "description": SECRET_RUNNER})),
+            Fixed,
+            [401, 403, 403, 403, 403, 201],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/runner-tokens/{fresh_runner_token}",
+            None,
+            RunnerToken,
+            [401, 403, 403, 403, 403, 204],
+        ),
         row(
             M::GET,
             "/api/v1/providers",
@@ -563,6 +603,8 @@ async fn every_endpoint_gives_each_caller_exactly_its_access() {
                 assert!(
                     !text.contains(SECRET_ORG)
                         && !text.contains(SECRET_APP)
+                        && !text.contains(SECRET_RUNNER)
+                        && !text.contains("hxr-")
                         && !text.contains("secret prompt"),
                     "{} {} as {} leaked: {text}",
                     r.method,

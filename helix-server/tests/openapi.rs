@@ -49,7 +49,8 @@ async fn every_documented_operation_is_routed_and_served() {
                 .replace("{org_id}", "org_01JD0000000000000000000000")
                 .replace("{app_id}", "app_01JD0000000000000000000000")
                 .replace("{user_id}", "usr_01JD0000000000000000000000")
-                .replace("{key_id}", "key_01JD0000000000000000000000");
+                .replace("{key_id}", "key_01JD0000000000000000000000")
+                .replace("{token_id}", "rtk_01JD0000000000000000000000");
             let r = t.call(m.clone(), &concrete, &Caller::Anonymous, None).await;
             let fallback = r.body["error"]["message"] == "no such route" || r.status == 405;
             assert!(!fallback, "{m} {path} is documented but not routed");

@@ -5,12 +5,17 @@
 //! [`Credentials`] with [`Credentials::from_headers`] and hand them to
 //! [`ControlPlane::authenticate`](crate::ControlPlane::authenticate); authorization
 //! then goes through [`authz`](crate::authz) only.
+//!
+//! GPU runners are not users: they present a runner token (`hxr-...`) to
+//! [`ControlPlane::authenticate_runner`](crate::ControlPlane::authenticate_runner) and
+//! get a [`RunnerIdentity`], never a [`Principal`]. Neither kind of credential is
+//! accepted in place of the other.
 
 pub mod oidc;
 pub mod password;
 pub mod token;
 
-use crate::id::ApiKeyId;
+use crate::id::{ApiKeyId, RunnerTokenId};
 use crate::model::User;
 
 /// Name of the HttpOnly login-session cookie.
@@ -109,6 +114,16 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.user.is_admin
     }
+}
+
+/// An authenticated GPU runner: which token it presented and the runner id that token
+/// is bound to. It carries no user and no user permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerIdentity {
+    /// The token the runner authenticated with.
+    pub token_id: RunnerTokenId,
+    /// The runner id the token is bound to.
+    pub runner_id: String,
 }
 
 #[cfg(test)]

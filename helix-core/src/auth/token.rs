@@ -1,4 +1,5 @@
-//! Random tokens and their hashes: login-session tokens, CSRF tokens, API keys.
+//! Random tokens and their hashes: login-session tokens, CSRF tokens, API keys, runner
+//! tokens.
 
 use base64::Engine;
 use rand::RngCore;
@@ -8,6 +9,12 @@ use sha2::{Digest, Sha256};
 pub const API_KEY_PREFIX: &str = "hx-";
 /// How many characters of a key are kept to recognise it.
 pub const API_KEY_SHOWN_PREFIX_LEN: usize = 10;
+
+/// Every runner token starts with this. It is not a prefix of [`API_KEY_PREFIX`] nor
+/// the other way round, so neither kind of secret is ever taken for the other.
+pub const RUNNER_TOKEN_PREFIX: &str = "hxr-";
+/// How many characters of a runner token are kept to recognise it.
+pub const RUNNER_TOKEN_SHOWN_PREFIX_LEN: usize = 12;
 
 /// 32 random bytes, base64url without padding (43 characters).
 pub fn random_token() -> String {
@@ -19,6 +26,11 @@ pub fn random_token() -> String {
 /// A new API key secret: `hx-` followed by a random token.
 pub fn new_api_key() -> String {
     format!("{API_KEY_PREFIX}{}", random_token())
+}
+
+/// A new runner token secret: `hxr-` followed by a random token.
+pub fn new_runner_token() -> String {
+    format!("{RUNNER_TOKEN_PREFIX}{}", random_token())
 }
 
 /// SHA-256 of a token, hex. Tokens are 256-bit random, so a fast hash is the right
@@ -46,6 +58,13 @@ mod tests {
         assert!(k.starts_with("hx-"));
         assert_eq!(hash_token(&k), hash_token(&k));
         assert_ne!(hash_token(&k), hash_token(&new_api_key()));
+        let r = new_runner_token();
+        assert!(r.starts_with("hxr-") && r.len() == 4 + 43);
+        assert!(
+            !r.starts_with(API_KEY_PREFIX),
+            "a runner token is never an api key"
+        );
+        assert!(!k.starts_with(RUNNER_TOKEN_PREFIX));
         assert!(constant_time_eq("abc", "abc"));
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "abcd"));

@@ -16,8 +16,8 @@ const SETTING_USER_RPM: &str = "limit_user_requests_per_minute";
 const SETTING_USER_TPM: &str = "limit_user_tokens_per_minute";
 const SETTING_USER_MONTHLY: &str = "quota_user_monthly_tokens";
 
-/// An API key's last-used time is written at most this often.
-const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+/// An API key's or runner token's last-used time is written at most this often.
+pub(crate) const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Self-registration with email and password.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -11,6 +11,7 @@ pub mod live;
 pub mod orgs;
 pub mod provider_cache;
 pub mod providers;
+pub mod runner_tokens;
 pub mod sso;
 pub mod upstream_policy;
 pub mod usage;

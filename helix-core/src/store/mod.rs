@@ -1,7 +1,8 @@
 //! Storage: the `Store` trait and its sqlx backends.
 //!
 //! [`Store`] is split by area into sub-traits ([`AccountStore`], [`OrgStore`],
-//! [`ProviderStore`], [`ChatStore`]) so each backend file stays small. The one SQL
+//! [`ProviderStore`], [`ChatStore`], [`UsageStore`], [`RunnerStore`]) so each backend
+//! file stays small. The one SQL
 //! implementation, [`SqlStore`], runs on SQLite (the embedded default: one file, WAL
 //! mode) and on PostgreSQL; each backend has its own versioned migrations. The same
 //! conformance suite (`tests/store_conformance.rs`) runs against both.
@@ -11,6 +12,7 @@ mod chat;
 mod orgs;
 mod providers;
 mod rows;
+mod runners;
 mod sql;
 mod usage;
 
@@ -278,10 +280,32 @@ pub trait UsageStore: Send + Sync + 'static {
     ) -> Result<Vec<UsageSummaryRow>>;
 }
 
+/// Runner tokens: the credentials GPU runners dial in with.
+#[async_trait]
+pub trait RunnerStore: Send + Sync + 'static {
+    /// Stores a runner token's metadata and hash.
+    async fn create_runner_token(&self, token: &RunnerToken, token_hash: &str) -> Result<()>;
+    /// Every runner token, newest first.
+    async fn list_runner_tokens(&self) -> Result<Vec<RunnerToken>>;
+    /// A runner token by id.
+    async fn get_runner_token(&self, id: &RunnerTokenId) -> Result<Option<RunnerToken>>;
+    /// The token with this hash if it is usable at `now`: not revoked and not expired
+    /// (one query: it runs on every runner connection).
+    async fn find_active_runner_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RunnerToken>>;
+    /// Marks a token revoked; false when it does not exist or was already revoked.
+    async fn revoke_runner_token(&self, id: &RunnerTokenId, now: DateTime<Utc>) -> Result<bool>;
+    /// Records use of a token.
+    async fn touch_runner_token(&self, id: &RunnerTokenId, now: DateTime<Utc>) -> Result<()>;
+}
+
 /// Everything Helix stores. Backends implement the sub-traits; this adds health.
 #[async_trait]
 pub trait Store:
-    AccountStore + OrgStore + ProviderStore + ChatStore + UsageStore + std::fmt::Debug
+    AccountStore + OrgStore + ProviderStore + ChatStore + UsageStore + RunnerStore + std::fmt::Debug
 {
     /// Which database this is.
     fn backend(&self) -> Backend;

@@ -111,6 +111,23 @@ pub(super) fn api_key(row: &AnyRow) -> Result<ApiKey> {
     })
 }
 
+pub(super) const RUNNER_TOKEN_COLS: &str = "id, runner_id, description, prefix, created_by, \
+     created_at, expires_at, revoked_at, last_used_at";
+
+pub(super) fn runner_token(row: &AnyRow) -> Result<RunnerToken> {
+    Ok(RunnerToken {
+        id: id(row, "id")?,
+        runner_id: text(row, "runner_id")?,
+        description: opt_text(row, "description")?,
+        prefix: text(row, "prefix")?,
+        created_by: id(row, "created_by")?,
+        created_at: time(row, "created_at")?,
+        expires_at: opt_time(row, "expires_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+        last_used_at: opt_time(row, "last_used_at")?,
+    })
+}
+
 pub(super) fn org(row: &AnyRow) -> Result<Org> {
     Ok(Org {
         id: id(row, "id")?,

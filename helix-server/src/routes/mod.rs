@@ -10,6 +10,7 @@ mod health;
 mod openai;
 mod orgs;
 mod providers;
+mod runner_tokens;
 mod runners;
 mod sessions;
 mod usage;
@@ -40,6 +41,7 @@ use utoipa_axum::routes;
     components(schemas(ErrorBody, ErrorDetail)),
     tags((name = "auth"), (name = "users"), (name = "orgs"), (name = "api-keys"), (name = "apps"),
          (name = "admin"), (name = "health"), (name = "providers"), (name = "usage"), (name = "sessions"),
+         (name = "runner-tokens", description = "Credentials GPU runners dial in with"),
          (name = "runners", description = "GPU runners and the scheduler"),
          (name = "openai", description = "OpenAI-compatible API"))
 )]
@@ -68,6 +70,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::users))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::settings, admin::update_settings))
+        .routes(routes!(runner_tokens::list, runner_tokens::create))
+        .routes(routes!(runner_tokens::revoke))
         .routes(routes!(providers::list, providers::create))
         .routes(routes!(providers::get, providers::delete))
         .routes(routes!(providers::models, providers::add_model))
