@@ -106,6 +106,82 @@ pub enum SchedError {
         /// What was being computed.
         what: &'static str,
     },
+
+    /// No runner (connected, stale or disconnected within its grace) offers the model.
+    #[error("model {model} is not offered by any runner")]
+    ModelNotOffered {
+        /// The model asked for.
+        model: String,
+    },
+
+    /// No runner offering the model could hold one instance even completely empty,
+    /// split over as many GPUs as the model allows.
+    #[error(
+        "model {model} needs {needed_bytes} bytes, more than any runner offering it can hold \
+         (largest possible: {largest_bytes} bytes)"
+    )]
+    ModelTooLarge {
+        /// The model asked for.
+        model: String,
+        /// Bytes one instance needs (the smallest any offering runner reports).
+        needed_bytes: u64,
+        /// The largest instance any offering runner could hold when empty.
+        largest_bytes: u64,
+    },
+
+    /// The scheduler's queue holds as many requests as it may.
+    #[error("scheduler queue is full ({capacity} requests queued)")]
+    QueueFull {
+        /// The configured capacity.
+        capacity: usize,
+    },
+
+    /// The owner already has as many requests queued as one owner may.
+    #[error("owner {owner} has {capacity} requests queued, the most one owner may")]
+    OwnerQueueFull {
+        /// The owner whose queue is full.
+        owner: String,
+        /// The configured per-owner capacity.
+        capacity: usize,
+    },
+
+    /// A queued request's deadline passed before an instance could serve it.
+    #[error("request {ticket} for model {model} timed out after {waited_ms} ms in the queue")]
+    QueueTimeout {
+        /// The request's ticket number.
+        ticket: u64,
+        /// The model it asked for.
+        model: String,
+        /// How long it waited.
+        waited_ms: u64,
+    },
+
+    /// An instance of the model failed to start while the request waited for it.
+    #[error("model {model} failed on runner {runner} (instance {instance}): {message}")]
+    ModelFailed {
+        /// The model asked for.
+        model: String,
+        /// The runner that reported the failure.
+        runner: String,
+        /// The instance that failed.
+        instance: String,
+        /// What the runner said about it.
+        message: String,
+    },
+
+    /// The runner hub is shutting down; the call was not served.
+    #[error("the runner hub is shutting down")]
+    Shutdown,
+
+    /// The control plane refused this runner for good (bad token or version, or a
+    /// newer connection took over).
+    #[error("control plane refused the runner (close code {code}): {reason}")]
+    Refused {
+        /// The WebSocket close code.
+        code: u16,
+        /// The reason it gave.
+        reason: String,
+    },
 }
 
 impl SchedError {
@@ -123,15 +199,30 @@ impl SchedError {
             SchedError::InvalidMetadata { .. } => "invalid_metadata",
             SchedError::UnsizedTensor { .. } => "unsized_tensor",
             SchedError::Overflow { .. } => "overflow",
+            SchedError::ModelNotOffered { .. } => "model_not_offered",
+            SchedError::ModelTooLarge { .. } => "model_too_large",
+            SchedError::QueueFull { .. } => "queue_full",
+            SchedError::OwnerQueueFull { .. } => "owner_queue_full",
+            SchedError::QueueTimeout { .. } => "queue_timeout",
+            SchedError::ModelFailed { .. } => "model_failed",
+            SchedError::Shutdown => "shutdown",
+            SchedError::Refused { .. } => "runner_refused",
         }
     }
 
-    /// Whether the error is the caller's fault (bad input file or arguments) rather
-    /// than an internal or environmental failure.
+    /// Whether the error is the caller's fault (bad input file or arguments, a model
+    /// nobody serves, too many requests of one owner) rather than an internal or
+    /// environmental failure (I/O, a full shared queue, a timeout, a crashed engine).
     pub fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            SchedError::GgufOpen { .. } | SchedError::GgufIo { .. }
+            SchedError::GgufOpen { .. }
+                | SchedError::GgufIo { .. }
+                | SchedError::QueueFull { .. }
+                | SchedError::QueueTimeout { .. }
+                | SchedError::ModelFailed { .. }
+                | SchedError::Shutdown
+                | SchedError::Refused { .. }
         )
     }
 }
@@ -156,6 +247,28 @@ mod tests {
                 key: "llama.block_count".into(),
             },
             SchedError::Overflow { what: "kv cache" },
+            SchedError::ModelNotOffered { model: "m".into() },
+            SchedError::ModelTooLarge {
+                model: "m".into(),
+                needed_bytes: 2,
+                largest_bytes: 1,
+            },
+            SchedError::QueueFull { capacity: 1 },
+            SchedError::OwnerQueueFull {
+                owner: "u".into(),
+                capacity: 1,
+            },
+            SchedError::QueueTimeout {
+                ticket: 1,
+                model: "m".into(),
+                waited_ms: 5,
+            },
+            SchedError::ModelFailed {
+                model: "m".into(),
+                runner: "r1".into(),
+                instance: "ins_1".into(),
+                message: "exit status 1".into(),
+            },
         ];
         for err in errors {
             let msg = err.to_string();

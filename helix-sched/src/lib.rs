@@ -12,6 +12,7 @@
 //! Today it provides the first building block of placement: reading a model's
 //! [GGUF](gguf) header without loading its weights, and [estimating](estimate_memory)
 //! the GPU memory an instance needs.
+//! The [scheduler] places instances on runner GPUs and grants queued requests.
 //!
 //! # Cargo features
 //!
@@ -82,12 +83,18 @@
 mod error;
 pub mod gguf;
 pub mod memory;
+pub mod hub;
 pub mod protocol;
+pub mod scheduler;
 pub mod types;
 
 pub use error::{Result, SchedError};
 pub use gguf::{GgmlType, GgufHeader, GgufLimits, MetadataValue, MetadataValueType, TensorInfo};
 pub use memory::{estimate_memory, MemoryEstimate};
+pub use scheduler::{
+    place, Action, Placement, Prewarm, Priority, RunnerReport, Scheduler, SchedulerConfig,
+    SchedulerView, TicketId, WorkRequest,
+};
 pub use types::{
     GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId,
     RuntimeKind,

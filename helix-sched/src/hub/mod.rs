@@ -8,12 +8,12 @@
 
 mod connection;
 mod lease;
-mod local;
+// mod local;
 mod pool;
 mod stream;
 
 pub use lease::Lease;
-pub use local::LocalConnector;
+// pub use local::LocalConnector;
 pub use pool::RunnerPool;
 pub use stream::{HubError, RunnerBody, RunnerResponse};
 
@@ -123,11 +123,6 @@ impl RunnerHub {
         self.inner.lock()
     }
 
-    /// Asks the ticker to run the scheduler soon.
-    pub(crate) fn wake(&self) {
-        self.inner.wake.notify_one();
-    }
-
     /// Queues a request for a slot on an instance of `req.model` and waits for it.
     /// Dropping the future leaves the queue (client cancel).
     pub async fn acquire(&self, req: WorkRequest) -> Result<Lease, SchedError> {
@@ -150,9 +145,17 @@ impl RunnerHub {
         self.lock().sched.view(Instant::now())
     }
 
-    /// Names of the models connected runners offer.
+    /// Names of the models runners offer (runners briefly disconnected included:
+    /// their calls wait for the reconnect).
     pub fn model_names(&self) -> Vec<String> {
-        self.view().model_names()
+        let st = self.lock();
+        let names: std::collections::BTreeSet<&String> = st
+            .sched
+            .cluster()
+            .runners()
+            .flat_map(|r| r.offers().keys())
+            .collect();
+        names.into_iter().cloned().collect()
     }
 
     /// Closes every runner connection with `1001` (going away); runners reconnect to
@@ -207,7 +210,6 @@ impl HubState {
                         let _ = w.send(Err(error));
                     }
                 }
-                _ => {}
             }
         }
     }
