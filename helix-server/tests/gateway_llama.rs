@@ -7,60 +7,12 @@
 //! Required when `HELIX_TEST_REQUIRE_LLAMA=1` (scripts/test.sh, CI); otherwise skipped
 //! with a message when `HELIX_LLAMA_SERVER` / `HELIX_TEST_MODEL` are not set.
 
+mod common;
+
+use common::engine::{admin_key, engine, free_port, sse_events, start_helix, wait_ok, Proc};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn engine() -> Option<(String, String)> {
-    match (
-        std::env::var("HELIX_LLAMA_SERVER"),
-        std::env::var("HELIX_TEST_MODEL"),
-    ) {
-        (Ok(bin), Ok(model)) => Some((bin, model)),
-        _ => {
-            assert!(
-                std::env::var("HELIX_TEST_REQUIRE_LLAMA").as_deref() != Ok("1"),
-                "HELIX_TEST_REQUIRE_LLAMA=1 but HELIX_LLAMA_SERVER or HELIX_TEST_MODEL is not set"
-            );
-            eprintln!("llama-server not available (scripts/llama.sh): real-engine test not run");
-            None
-        }
-    }
-}
-
-async fn wait_ok(url: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = reqwest::get(url).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "process behind {url} exited"
-        );
-        assert!(Instant::now() < deadline, "{url} did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Starts llama-server on a free port; returns its `/v1` base URL.
 async fn start_llama(bin: &str, model: &str, extra: &[&str]) -> (Proc, String) {
@@ -87,53 +39,6 @@ async fn start_llama(bin: &str, model: &str, extra: &[&str]) -> (Proc, String) {
     (Proc(child), format!("http://127.0.0.1:{port}/v1"))
 }
 
-async fn start_helix(dir: &std::path::Path) -> (Proc, String) {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_helix"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ok(&format!("{base}/readyz"), &mut child).await;
-    (Proc(child), base)
-}
-
-/// Registers the admin, returns an API key.
-async fn admin_key(http: &reqwest::Client, base: &str) -> String {
-    let creds = json!({"email": "admin@example.com", "password": "correct horse battery"});
-    http.post(format!("{base}/api/v1/auth/register"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key: Value = http
-        .post(format!("{base}/api/v1/api-keys"))
-        .header("x-csrf-token", login["csrf_token"].as_str().unwrap())
-        .json(&json!({"name": "e2e"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    key["key"].as_str().unwrap().to_owned()
-}
-
 async fn add_endpoint(base: &str, key: &str, name: &str, url: &str) {
     let r = reqwest::Client::new()
         .post(format!("{base}/api/v1/providers"))
@@ -143,32 +48,6 @@ async fn add_endpoint(base: &str, key: &str, name: &str, url: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
-}
-
-/// Reads an SSE body to the end; returns its `data:` payloads.
-async fn sse_events(resp: reqwest::Response, on_first: impl FnOnce()) -> Vec<String> {
-    use futures::StreamExt;
-    let mut on_first = Some(on_first);
-    let mut buf = String::new();
-    let mut events = Vec::new();
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(60), body.next())
-        .await
-        .expect("stream stalled")
-    {
-        let Ok(chunk) = chunk else { break };
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(i) = buf.find("\n\n") {
-            let ev: String = buf.drain(..i + 2).collect();
-            if let Some(data) = ev.lines().find_map(|l| l.strip_prefix("data: ")) {
-                events.push(data.to_owned());
-                if let Some(f) = on_first.take() {
-                    f();
-                }
-            }
-        }
-    }
-    events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
