@@ -387,9 +387,22 @@ fn new_instance(cluster: &Cluster, model: &str, allow_evict: bool) -> Result<Pla
         .unwrap_or(0);
     let (runner, gpu, unbooked) =
         most.map_or((String::new(), 0, 0), |(r, g, u)| (r.id.0.clone(), g, u));
+    let ways = eligible
+        .iter()
+        .filter_map(|(r, o)| spans(r, o).last())
+        .max()
+        .unwrap_or(1);
+    let split = if ways > 1 {
+        format!(
+            " on one gpu or split up to {ways} ways ({} per gpu)",
+            format::bytes(share_bytes(need, ways))
+        )
+    } else {
+        String::new()
+    };
     Err(format!(
-        "{model} needs {} and no eligible gpu has room{}: the most unbooked is {} on {runner} gpu \
-         {gpu} (of {gpu_count} eligible gpus)",
+        "{model} needs {}{split} and no eligible gpus have room{}: the most unbooked is {} on \
+         {runner} gpu {gpu} (of {gpu_count} eligible gpus)",
         format::bytes(need),
         if allow_evict {
             " even after evicting idle instances"
