@@ -78,6 +78,13 @@ fn check(s: &Sim) -> Result<(), TestCaseError> {
                 .map(|i| i.share_bytes())
                 .sum();
             prop_assert_eq!(gpu.booked, expected, "bookings drifted on {}", runner.id());
+            let idle: u64 = c
+                .instances()
+                .filter(|i| i.runner() == runner.id() && i.gpus().contains(&gpu.info.index))
+                .filter(|i| i.is_idle())
+                .map(|i| i.share_bytes())
+                .sum();
+            prop_assert_eq!(gpu.idle, idle, "idle sums drifted on {}", runner.id());
             prop_assert!(
                 gpu.booked <= gpu.info.total_bytes,
                 "{} gpu {} booked {} of {}",
