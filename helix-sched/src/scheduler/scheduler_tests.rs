@@ -585,3 +585,14 @@ fn view_serializes_with_relative_numbers_and_wire_names() {
     assert_eq!(queued["waiting_for"], "instance ins_1 of m to load");
     assert_eq!(json["decisions"][1]["kind"], "start");
 }
+
+#[test]
+fn scheduler_can_live_behind_a_mutex_shared_across_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<crate::scheduler::Scheduler>();
+    let shared =
+        std::sync::Mutex::new(crate::scheduler::Scheduler::new(SchedulerConfig::default()));
+    std::thread::scope(|scope| {
+        scope.spawn(|| shared.lock().expect("lock").tick(std::time::Instant::now()));
+    });
+}
