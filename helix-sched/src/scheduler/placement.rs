@@ -150,8 +150,8 @@ pub fn place(cluster: &Cluster, model: &str, opts: &PlaceOptions) -> Placement {
     if count >= opts.max_instances_per_model {
         return Placement::Wait {
             reason: format!(
-                "all {busy} usable instances of {model} are busy and it has {count} instances, \
-                 the most allowed (max_instances_per_model {})",
+                "{model} has {count} instances, the most allowed (max_instances_per_model {}), \
+                 and none has a free slot ({busy} busy)",
                 opts.max_instances_per_model
             ),
         };
