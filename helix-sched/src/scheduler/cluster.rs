@@ -3,8 +3,9 @@
 //!
 //! [`Cluster`] is the snapshot [`place`](super::place) decides over. The scheduler
 //! owns one and mutates it only through the methods here, which keep two things
-//! true: every GPU's `booked` is the sum of the shares of the instances on it, and
-//! the per-model index lists exactly the runners offering and the instances serving
+//! true: every GPU's `booked` is the sum of the shares of the instances on it (and
+//! its `idle` the sum over the idle Ready ones, what eviction could free), and the
+//! per-model index lists exactly the runners offering and the instances serving
 //! each model.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -47,6 +48,8 @@ pub struct Gpu {
     pub info: GpuInfo,
     /// Bytes booked by the instances placed on it.
     pub booked: u64,
+    /// Of `booked`, the bytes of idle Ready instances: what eviction could free.
+    pub idle: u64,
 }
 
 impl Gpu {
@@ -183,6 +186,22 @@ pub fn share_bytes(memory_bytes: u64, gpus: usize) -> u64 {
     }
 }
 
+/// Adds (or, with `add` false, removes) an instance's share to its GPUs' sums.
+fn account(gpus: &mut [Gpu], inst: &Instance, add: bool) {
+    for index in &inst.gpus {
+        if let Some(gpu) = gpus.iter_mut().find(|g| g.info.index == *index) {
+            let idle = if inst.is_idle() { inst.share_bytes } else { 0 };
+            if add {
+                gpu.booked += inst.share_bytes;
+                gpu.idle += idle;
+            } else {
+                gpu.booked = gpu.booked.saturating_sub(inst.share_bytes);
+                gpu.idle = gpu.idle.saturating_sub(idle);
+            }
+        }
+    }
+}
+
 impl Cluster {
     /// An empty cluster.
     pub fn new() -> Self {
@@ -242,15 +261,15 @@ impl Cluster {
         };
         runner.gpus = gpus
             .into_iter()
-            .map(|info| Gpu { info, booked: 0 })
+            .map(|info| Gpu {
+                info,
+                booked: 0,
+                idle: 0,
+            })
             .collect();
         for instance in &runner.instances {
             if let Some(inst) = self.instances.get(instance) {
-                for index in &inst.gpus {
-                    if let Some(gpu) = runner.gpus.iter_mut().find(|g| g.info.index == *index) {
-                        gpu.booked += inst.share_bytes;
-                    }
-                }
+                account(&mut runner.gpus, inst, true);
             }
         }
     }
@@ -312,31 +331,25 @@ impl Cluster {
             .get(&status.model)
             .map_or((0, 1), |o| (o.memory_bytes, o.parallel.max(1)));
         let share = share_bytes(memory, status.gpus.len());
-        for index in &status.gpus {
-            if let Some(gpu) = r.gpus.iter_mut().find(|g| g.info.index == *index) {
-                gpu.booked += share;
-            }
-        }
         r.instances.insert(status.instance.clone());
         self.models
             .entry(status.model.clone())
             .or_default()
             .instances
             .insert(status.instance.clone());
-        self.instances.insert(
-            status.instance.clone(),
-            Instance {
-                id: status.instance.clone(),
-                runner: runner.clone(),
-                model: status.model.clone(),
-                gpus: status.gpus.clone(),
-                share_bytes: share,
-                state: status.state,
-                active: 0,
-                slots,
-                last_used: now,
-            },
-        );
+        let inst = Instance {
+            id: status.instance.clone(),
+            runner: runner.clone(),
+            model: status.model.clone(),
+            gpus: status.gpus.clone(),
+            share_bytes: share,
+            state: status.state,
+            active: 0,
+            slots,
+            last_used: now,
+        };
+        account(&mut r.gpus, &inst, true);
+        self.instances.insert(status.instance.clone(), inst);
         true
     }
 
@@ -345,11 +358,7 @@ impl Cluster {
         let inst = self.instances.remove(id)?;
         if let Some(runner) = self.runners.get_mut(&inst.runner) {
             runner.instances.remove(id);
-            for index in &inst.gpus {
-                if let Some(gpu) = runner.gpus.iter_mut().find(|g| g.info.index == *index) {
-                    gpu.booked = gpu.booked.saturating_sub(inst.share_bytes);
-                }
-            }
+            account(&mut runner.gpus, &inst, false);
         }
         if let Some(index) = self.models.get_mut(&inst.model) {
             index.instances.remove(id);
@@ -361,31 +370,50 @@ impl Cluster {
     /// Sets an instance's state (Ready, Loading or Restarting; use
     /// [`remove_instance`](Self::remove_instance) for Failed and Stopped).
     pub fn set_state(&mut self, id: &InstanceId, state: InstanceState) {
-        if let Some(inst) = self.instances.get_mut(id) {
-            inst.state = state;
-        }
+        self.update(id, |inst| inst.state = state);
     }
 
     /// Takes one of an instance's slots for a request, at `now`.
     pub fn take_slot(&mut self, now: Instant, id: &InstanceId) {
-        if let Some(inst) = self.instances.get_mut(id) {
+        self.update(id, |inst| {
             inst.active += 1;
             inst.last_used = now;
-        }
+        });
     }
 
     /// Gives back a slot taken by a request, at `now`.
     pub fn free_slot(&mut self, now: Instant, id: &InstanceId) {
-        if let Some(inst) = self.instances.get_mut(id) {
+        self.update(id, |inst| {
             inst.active = inst.active.saturating_sub(1);
             inst.last_used = now;
-        }
+        });
     }
 
     /// Marks an instance as used at `now` (it just became ready).
     pub(crate) fn touch(&mut self, now: Instant, id: &InstanceId) {
-        if let Some(inst) = self.instances.get_mut(id) {
-            inst.last_used = now;
+        self.update(id, |inst| inst.last_used = now);
+    }
+
+    /// Changes an instance, keeping its GPUs' idle sums right.
+    fn update(&mut self, id: &InstanceId, change: impl FnOnce(&mut Instance)) {
+        let Some(inst) = self.instances.get_mut(id) else {
+            return;
+        };
+        let runner = self.runners.get_mut(&inst.runner);
+        let was_idle = inst.is_idle();
+        change(inst);
+        if let Some(runner) = runner {
+            if was_idle != inst.is_idle() {
+                for index in &inst.gpus {
+                    if let Some(gpu) = runner.gpus.iter_mut().find(|g| g.info.index == *index) {
+                        if was_idle {
+                            gpu.idle = gpu.idle.saturating_sub(inst.share_bytes);
+                        } else {
+                            gpu.idle += inst.share_bytes;
+                        }
+                    }
+                }
+            }
         }
     }
 

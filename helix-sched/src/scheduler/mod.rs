@@ -58,6 +58,14 @@ mod runners;
 mod tick;
 mod view;
 
+#[cfg(test)]
+mod invariant_tests;
+#[cfg(test)]
+mod placement_tests;
+#[cfg(test)]
+mod scheduler_tests;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

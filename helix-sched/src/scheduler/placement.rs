@@ -19,7 +19,7 @@
 //! [`model_not_offered`]: crate::SchedError::ModelNotOffered
 //! [`model_too_large`]: crate::SchedError::ModelTooLarge
 
-use crate::scheduler::cluster::{share_bytes, Cluster, Instance, Runner, RunnerState};
+use crate::scheduler::cluster::{share_bytes, Cluster, Gpu, Instance, Runner, RunnerState};
 use crate::scheduler::format;
 use crate::types::{InstanceId, InstanceState, ModelOffer, RunnerId};
 use crate::SchedError;
@@ -150,8 +150,8 @@ pub fn place(cluster: &Cluster, model: &str, opts: &PlaceOptions) -> Placement {
     if count >= opts.max_instances_per_model {
         return Placement::Wait {
             reason: format!(
-                "all {busy} usable instances of {model} are busy and it has {count} instances, \
-                 the most allowed (max_instances_per_model {})",
+                "{model} has {count} instances, the most allowed (max_instances_per_model {}), \
+                 and none has a free slot ({busy} busy)",
                 opts.max_instances_per_model
             ),
         };
@@ -254,17 +254,21 @@ struct Slot<'a> {
 fn eviction<'a>(
     cluster: &'a Cluster,
     runner: &Runner,
-    gpu: u32,
-    unbooked: u64,
+    gpu: &Gpu,
     need: u64,
 ) -> Option<Vec<&'a Instance>> {
+    let unbooked = gpu.unbooked();
+    if unbooked.saturating_add(gpu.idle) < need {
+        return None;
+    }
+    let gpu = gpu.info.index;
     let mut idle: Vec<&Instance> = runner
         .instances
         .iter()
         .filter_map(|id| cluster.instances.get(id))
         .filter(|i| i.is_idle() && i.gpus.contains(&gpu))
         .collect();
-    idle.sort_by_key(|i| (i.last_used, i.id.clone()));
+    idle.sort_by(|a, b| a.last_used.cmp(&b.last_used).then_with(|| a.id.cmp(&b.id)));
     let mut freed = 0u64;
     let mut evict = Vec::new();
     for inst in idle {
@@ -329,9 +333,7 @@ fn new_instance(cluster: &Cluster, model: &str, allow_evict: bool) -> Result<Pla
                     continue;
                 }
                 let unbooked = g.unbooked();
-                let Some(evict) =
-                    eviction(cluster, runner, g.info.index, unbooked, offer.memory_bytes)
-                else {
+                let Some(evict) = eviction(cluster, runner, g, offer.memory_bytes) else {
                     continue;
                 };
                 let slot = Slot {
@@ -387,9 +389,22 @@ fn new_instance(cluster: &Cluster, model: &str, allow_evict: bool) -> Result<Pla
         .unwrap_or(0);
     let (runner, gpu, unbooked) =
         most.map_or((String::new(), 0, 0), |(r, g, u)| (r.id.0.clone(), g, u));
+    let ways = eligible
+        .iter()
+        .filter_map(|(r, o)| spans(r, o).last())
+        .max()
+        .unwrap_or(1);
+    let split = if ways > 1 {
+        format!(
+            " on one gpu or split up to {ways} ways ({} per gpu)",
+            format::bytes(share_bytes(need, ways))
+        )
+    } else {
+        String::new()
+    };
     Err(format!(
-        "{model} needs {} and no eligible gpu has room{}: the most unbooked is {} on {runner} gpu \
-         {gpu} (of {gpu_count} eligible gpus)",
+        "{model} needs {}{split} and no eligible gpus have room{}: the most unbooked is {} on \
+         {runner} gpu {gpu} (of {gpu_count} eligible gpus)",
         format::bytes(need),
         if allow_evict {
             " even after evicting idle instances"
@@ -443,7 +458,7 @@ fn tensor_parallel<'a>(
             if !evict {
                 return None;
             }
-            eviction(cluster, runner, g.info.index, unbooked, need).map(|evict| Slot {
+            eviction(cluster, runner, g, need).map(|evict| Slot {
                 gpu: g.info.index,
                 unbooked,
                 evict,

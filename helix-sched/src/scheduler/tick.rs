@@ -11,6 +11,14 @@ use crate::scheduler::{
 use crate::types::{InstanceId, InstanceSpec, InstanceState, InstanceStatus, RunnerId};
 use crate::SchedError;
 
+/// A [`Placement::Start`] to carry out.
+struct NewInstance {
+    runner: RunnerId,
+    gpus: Vec<u32>,
+    evict: Vec<InstanceId>,
+    reason: String,
+}
+
 impl Scheduler {
     /// Takes every decision that is due at `now` and returns what the host must do,
     /// in order: rejections decided since the last tick, deadline rejections, grants
@@ -78,7 +86,13 @@ impl Scheduler {
                     reason,
                 } => {
                     waits.clear();
-                    let id = self.start(now, &model, runner, gpus, evict, reason, actions);
+                    let plan = NewInstance {
+                        runner,
+                        gpus,
+                        evict,
+                        reason,
+                    };
+                    let id = self.start(now, &model, plan, actions);
                     if let Some(q) = self.queue.get_mut(ticket) {
                         q.waiting_for = format!("instance {id} of {model} to load");
                     }
@@ -155,18 +169,20 @@ impl Scheduler {
         });
     }
 
-    /// Stops `evict`, books and starts a new instance; returns its id.
-    #[allow(clippy::too_many_arguments)]
+    /// Stops the evicted instances, books and starts a new one; returns its id.
     fn start(
         &mut self,
         now: Instant,
         model: &str,
-        runner: RunnerId,
-        gpus: Vec<u32>,
-        evict: Vec<InstanceId>,
-        reason: String,
+        plan: NewInstance,
         actions: &mut Vec<Action>,
     ) -> InstanceId {
+        let NewInstance {
+            runner,
+            gpus,
+            evict,
+            reason,
+        } = plan;
         for id in evict {
             let idle = self
                 .cluster
@@ -294,8 +310,13 @@ impl Scheduler {
                     reason,
                 } => {
                     self.logged_waits.remove(&key);
-                    let reason = format!("prewarm ({} of {want}): {reason}", have + 1);
-                    self.start(now, &model, runner, gpus, evict, reason, actions);
+                    let plan = NewInstance {
+                        runner,
+                        gpus,
+                        evict,
+                        reason: format!("prewarm ({} of {want}): {reason}", have + 1),
+                    };
+                    self.start(now, &model, plan, actions);
                 }
                 Placement::Wait { reason } => {
                     self.note_wait(now, &key, &format!("prewarm of {model} waits: {reason}"));
