@@ -9,16 +9,19 @@
 //! - the **runner**: GPU probing and `ModelRuntime` backends that supervise real engine
 //!   processes (llama.cpp `llama-server`, Ollama, vLLM).
 //!
-//! Today it provides the first building block of placement: reading a model's
-//! [GGUF](gguf) header without loading its weights, and [estimating](estimate_memory)
-//! the GPU memory an instance needs.
+//! Today it provides reading a model's [GGUF](gguf) header without loading its
+//! weights, [estimating](estimate_memory) the GPU memory an instance needs, and the
+//! [`runner`]'s engine runtimes and process supervision.
 //!
 //! # Cargo features
 //!
-//! None yet. Planned, all additive and off by default:
+//! All additive and off by default:
 //!
-//! - `nvml`: probe GPUs through NVML (without it, GPUs are declared in config);
-//! - `test-util`: fakes of the scheduler's traits for downstream tests.
+//! - `nvml`: probe GPUs through NVML ([`runner::NvmlProbe`]; without it, GPUs are
+//!   declared in config with [`runner::DeclaredGpus`] and `NvmlProbe` fails with
+//!   code `built_without`).
+//!
+//! Planned: `test-util`, fakes of the scheduler's traits for downstream tests.
 //!
 //! # Quick start
 //!
@@ -82,11 +85,13 @@
 mod error;
 pub mod gguf;
 pub mod memory;
+pub mod runner;
 pub mod types;
 
 pub use error::{Result, SchedError};
 pub use gguf::{GgmlType, GgufHeader, GgufLimits, MetadataValue, MetadataValueType, TensorInfo};
 pub use memory::{estimate_memory, MemoryEstimate};
 pub use types::{
-    GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId, RuntimeKind,
+    GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId,
+    RuntimeKind,
 };
