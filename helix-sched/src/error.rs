@@ -182,6 +182,126 @@ pub enum SchedError {
         /// The reason it gave.
         reason: String,
     },
+    /// The crate was built without a cargo feature the operation needs.
+    #[error("built without {feature}")]
+    BuiltWithout {
+        /// The missing feature (for example `"nvml"`).
+        feature: &'static str,
+    },
+
+    /// GPUs could not be probed (no driver, NVML error).
+    #[error("gpu probe failed: {reason}")]
+    GpuProbe {
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A model config, GPU declaration or size is invalid.
+    #[error("invalid {what}: {reason}")]
+    InvalidConfig {
+        /// What was being read (for example `model config tiny` or `gpu declaration "x"`).
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// No configured model has this name.
+    #[error("unknown model {model}")]
+    UnknownModel {
+        /// The name asked for.
+        model: String,
+    },
+
+    /// No instance has this id on this runner.
+    #[error("unknown instance {instance}")]
+    UnknownInstance {
+        /// The id asked for.
+        instance: String,
+    },
+
+    /// An instance with this id is already running.
+    #[error("instance {instance} already exists")]
+    InstanceExists {
+        /// The id asked for.
+        instance: String,
+    },
+
+    /// The instance exists but is not ready to serve requests.
+    #[error("instance {instance} is not ready (state {state})")]
+    InstanceNotReady {
+        /// The instance.
+        instance: String,
+        /// Its state.
+        state: String,
+    },
+
+    /// No runtime is registered for the model's engine.
+    #[error("no runtime for {runtime} (model {model})")]
+    NoRuntime {
+        /// The engine the model needs.
+        runtime: String,
+        /// The model.
+        model: String,
+    },
+
+    /// The engine process could not be started.
+    #[error("cannot start engine {program}")]
+    EngineSpawn {
+        /// The program that was run.
+        program: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The engine does not have the model (for example an Ollama tag not pulled).
+    #[error("model {model} not found in the engine at {url}: {reason}")]
+    EngineModelMissing {
+        /// The engine-side model name.
+        model: String,
+        /// The engine's base URL.
+        url: String,
+        /// What the engine said.
+        reason: String,
+    },
+
+    /// The engine answered a runner request with an error.
+    #[error("engine at {url} failed: {reason}")]
+    Engine {
+        /// The engine URL that was called.
+        url: String,
+        /// The status and body, or what went wrong.
+        reason: String,
+    },
+
+    /// The engine could not be reached or its response broke off.
+    #[error("engine at {url} unreachable")]
+    EngineUnreachable {
+        /// The engine URL that was called.
+        url: String,
+        /// The HTTP client error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A proxied path is not an OpenAI-style `/v1/...` path.
+    #[error("path {path} cannot be proxied: only /v1/ paths are")]
+    ProxyPathRefused {
+        /// The path asked for.
+        path: String,
+    },
+
+    /// A file or directory of the runner's state could not be used.
+    #[error("cannot {action} {path}")]
+    RunnerIo {
+        /// What was being done (`create state dir`, `write pidfile`, ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl SchedError {
@@ -207,6 +327,20 @@ impl SchedError {
             SchedError::ModelFailed { .. } => "model_failed",
             SchedError::Shutdown => "shutdown",
             SchedError::Refused { .. } => "runner_refused",
+            SchedError::BuiltWithout { .. } => "built_without",
+            SchedError::GpuProbe { .. } => "gpu_probe",
+            SchedError::InvalidConfig { .. } => "invalid_config",
+            SchedError::UnknownModel { .. } => "unknown_model",
+            SchedError::UnknownInstance { .. } => "unknown_instance",
+            SchedError::InstanceExists { .. } => "instance_exists",
+            SchedError::InstanceNotReady { .. } => "instance_not_ready",
+            SchedError::NoRuntime { .. } => "no_runtime",
+            SchedError::EngineSpawn { .. } => "engine_spawn",
+            SchedError::EngineModelMissing { .. } => "engine_model_missing",
+            SchedError::Engine { .. } => "engine",
+            SchedError::EngineUnreachable { .. } => "engine_unreachable",
+            SchedError::ProxyPathRefused { .. } => "proxy_path_refused",
+            SchedError::RunnerIo { .. } => "runner_io",
         }
     }
 
@@ -223,6 +357,13 @@ impl SchedError {
                 | SchedError::ModelFailed { .. }
                 | SchedError::Shutdown
                 | SchedError::Refused { .. }
+                | SchedError::BuiltWithout { .. }
+                | SchedError::GpuProbe { .. }
+                | SchedError::NoRuntime { .. }
+                | SchedError::EngineSpawn { .. }
+                | SchedError::Engine { .. }
+                | SchedError::EngineUnreachable { .. }
+                | SchedError::RunnerIo { .. }
         )
     }
 }
@@ -268,6 +409,17 @@ mod tests {
                 runner: "r1".into(),
                 instance: "ins_1".into(),
                 message: "exit status 1".into(),
+            },
+            SchedError::BuiltWithout { feature: "nvml" },
+            SchedError::UnknownModel {
+                model: "tiny".into(),
+            },
+            SchedError::ProxyPathRefused {
+                path: "/health".into(),
+            },
+            SchedError::InvalidConfig {
+                what: "model config tiny".into(),
+                reason: "parallel must be at least 1".into(),
             },
         ];
         for err in errors {

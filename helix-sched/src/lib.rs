@@ -9,17 +9,21 @@
 //! - the **runner**: GPU probing and `ModelRuntime` backends that supervise real engine
 //!   processes (llama.cpp `llama-server`, Ollama, vLLM).
 //!
-//! Today it provides the first building block of placement: reading a model's
-//! [GGUF](gguf) header without loading its weights, and [estimating](estimate_memory)
-//! the GPU memory an instance needs.
-//! The [scheduler] places instances on runner GPUs and grants queued requests.
+//! Today it provides reading a model's [GGUF](gguf) header without loading its
+//! weights and [estimating](estimate_memory) the GPU memory an instance needs; the
+//! [scheduler], which places instances on runner GPUs and grants queued requests; the
+//! [protocol] runners speak and the control plane's [hub]; and the [`runner`] (engine
+//! runtimes, process supervision, the agent that dials out).
 //!
 //! # Cargo features
 //!
-//! None yet. Planned, all additive and off by default:
+//! All additive and off by default:
 //!
-//! - `nvml`: probe GPUs through NVML (without it, GPUs are declared in config);
-//! - `test-util`: fakes of the scheduler's traits for downstream tests.
+//! - `nvml`: probe GPUs through NVML ([`runner::NvmlProbe`]; without it, GPUs are
+//!   declared in config with [`runner::DeclaredGpus`] and `NvmlProbe` fails with
+//!   code `built_without`).
+//!
+//! Planned: `test-util`, fakes of the scheduler's traits for downstream tests.
 //!
 //! # Quick start
 //!
@@ -86,6 +90,7 @@ pub mod memory;
 pub mod hub;
 pub mod protocol;
 pub mod scheduler;
+pub mod runner;
 pub mod types;
 
 pub use error::{Result, SchedError};

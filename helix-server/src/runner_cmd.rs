@@ -80,7 +80,13 @@ impl LocalRunnerArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let manager = InstanceManager::new(models, &self.state_dir)
             .context("cannot set up the runner's state dir")?;
-        manager.reap_orphans();
+        match manager.reap_orphans() {
+            Ok(reaped) if !reaped.is_empty() => {
+                tracing::warn!(engines = reaped.len(), "stopped engines a previous run left behind")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check for engines left behind"),
+        }
         Ok((gpus, offers, Arc::new(manager)))
     }
 }

@@ -8,12 +8,12 @@
 
 mod connection;
 mod lease;
-// mod local;
+mod local;
 mod pool;
 mod stream;
 
 pub use lease::Lease;
-// pub use local::LocalConnector;
+pub use local::LocalConnector;
 pub use pool::RunnerPool;
 pub use stream::{HubError, RunnerBody, RunnerResponse};
 

@@ -87,7 +87,6 @@ pub struct Agent {
     gpus: Arc<dyn GpuProbe>,
     offers: Vec<ModelOffer>,
     instances: Arc<InstanceManager>,
-    http: reqwest::Client,
 }
 
 /// How one session ended.
@@ -113,7 +112,6 @@ impl Agent {
             gpus,
             offers,
             instances,
-            http: reqwest::Client::new(),
         }
     }
 
@@ -160,9 +158,10 @@ impl Agent {
 
     async fn hello(&self, told: Option<RunnerId>) -> Result<Hello> {
         let runner_id = self.cfg.runner_id.clone().or(told).ok_or_else(|| {
-            SchedError::InvalidConfig(
-                "no runner id configured and the control plane named none".into(),
-            )
+            SchedError::InvalidConfig {
+                what: "runner id".into(),
+                reason: "none configured and the control plane named none".into(),
+            }
         })?;
         Ok(Hello {
             protocol: PROTOCOL_VERSION,
@@ -296,13 +295,20 @@ impl<'a> Session<'a> {
                         return SessionEnd::Broken(e);
                     }
                 }
-                status = statuses.recv() => {
-                    if let Some(status) = status {
+                status = statuses.recv() => match status {
+                    Ok(status) => {
                         if let Err(e) = t.send(Frame::Text(RunnerMessage::InstanceStatus(status).encode())).await {
                             return SessionEnd::Broken(e);
                         }
                     }
-                }
+                    // Missed updates: the next heartbeat carries every state.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "instance updates lagged");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        statuses = self.agent.instances.subscribe();
+                    }
+                },
                 Some(frame) = self.out_rx.recv() => {
                     if let Err(e) = t.send(frame).await {
                         return SessionEnd::Broken(e);
@@ -340,7 +346,7 @@ impl<'a> Session<'a> {
                 tokio::spawn(async move {
                     let id = spec.instance.clone();
                     let (model, gpus) = (spec.model.clone(), spec.gpus.clone());
-                    if let Err(e) = instances.start(spec).await {
+                    if let Err(e) = instances.start(spec) {
                         tracing::warn!(instance = %id, error = %e, "cannot start instance");
                         let status = InstanceStatus {
                             instance: id,
@@ -355,7 +361,11 @@ impl<'a> Session<'a> {
             }
             ControlMessage::StopInstance { instance } => {
                 let instances = self.agent.instances.clone();
-                tokio::spawn(async move { instances.stop(&instance).await });
+                tokio::spawn(async move {
+                    if let Err(e) = instances.stop(&instance).await {
+                        tracing::warn!(%instance, error = %e, "cannot stop instance");
+                    }
+                });
             }
             ControlMessage::Request {
                 stream,
@@ -370,7 +380,6 @@ impl<'a> Session<'a> {
                     out: self.out_tx.clone(),
                     window: window.clone(),
                     instances: self.agent.instances.clone(),
-                    http: self.agent.http.clone(),
                 };
                 let done = self.done_tx.clone();
                 let task = tokio::spawn(async move {
@@ -390,7 +399,6 @@ impl<'a> Session<'a> {
                 }
             }
             ControlMessage::Welcome { .. } => tracing::warn!("second welcome ignored"),
-            _ => tracing::warn!("unknown message ignored"),
         }
     }
 }
@@ -401,7 +409,6 @@ struct RequestJob {
     out: mpsc::UnboundedSender<Frame>,
     window: Arc<Semaphore>,
     instances: Arc<InstanceManager>,
-    http: reqwest::Client,
 }
 
 impl RequestJob {
@@ -427,7 +434,16 @@ impl RequestJob {
         body: serde_json::Value,
     ) {
         let stream = self.stream;
-        let resp = match self.instances.forward(&self.http, &instance, &method, &path, body).await {
+        let method = match reqwest::Method::from_bytes(method.as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return self.end(Some(("bad_method", format!("bad method {method:?}")))),
+        };
+        let body = if body.is_null() {
+            bytes::Bytes::new()
+        } else {
+            bytes::Bytes::from(body.to_string())
+        };
+        let resp = match self.instances.forward(&instance, method, &path, body).await {
             Ok(r) => r,
             Err(e) => return self.end(Some((e.code(), e.to_string()))),
         };

@@ -43,9 +43,10 @@ impl WsConnector {
         } else if base.starts_with("ws://") || base.starts_with("wss://") {
             base.to_owned()
         } else {
-            return Err(crate::SchedError::InvalidConfig(format!(
-                "server {server:?} must be an http(s):// or ws(s):// url"
-            )));
+            return Err(crate::SchedError::InvalidConfig {
+                what: format!("server {server:?}"),
+                reason: "must be an http(s):// or ws(s):// url".into(),
+            });
         };
         Ok(Self {
             url: format!("{url}{CONNECT_PATH}"),
@@ -148,7 +149,7 @@ impl Stream for Duplex {
 impl Sink<Frame> for Duplex {
     type Error = String;
 
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
         self.tx.poll_ready(cx).map_err(|e| e.to_string())
     }
 
