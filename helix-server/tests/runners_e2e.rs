@@ -88,9 +88,9 @@ fn connected(v: &Value, id: &str) -> bool {
         .any(|r| r["id"] == id && r["state"] == "connected")
 }
 
-/// The runner serving the ready instance of `model`, and that instance's id.
+/// The connected runner serving a ready instance of `model`, and that instance's id.
 fn serving(v: &Value, model: &str) -> Option<(String, String)> {
-    v["runners"].as_array()?.iter().find_map(|r| {
+    v["runners"].as_array()?.iter().filter(|r| r["state"] == "connected").find_map(|r| {
         r["instances"].as_array()?.iter().find_map(|i| {
             (i["model"] == model && i["state"] == "ready").then(|| {
                 (
