@@ -86,11 +86,11 @@
 
 mod error;
 pub mod gguf;
-pub mod memory;
 pub mod hub;
+pub mod memory;
 pub mod protocol;
-pub mod scheduler;
 pub mod runner;
+pub mod scheduler;
 pub mod types;
 
 pub use error::{Result, SchedError};

@@ -306,9 +306,8 @@ impl RunnerMessage {
     pub fn decode(text: &str) -> Result<Self, ProtocolError> {
         let msg: Self = decode_json(text)?;
         match &msg {
-            RunnerMessage::ResponseHead { stream, .. } | RunnerMessage::ResponseEnd { stream, .. } => {
-                check_stream(*stream)?
-            }
+            RunnerMessage::ResponseHead { stream, .. }
+            | RunnerMessage::ResponseEnd { stream, .. } => check_stream(*stream)?,
             _ => {}
         }
         Ok(msg)

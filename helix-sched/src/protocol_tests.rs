@@ -131,7 +131,10 @@ fn bad_frames_are_refused_with_a_code() {
         ("not json", "malformed_frame"),
         ("[]", "malformed_frame"),
         (r#"{"type":"teleport"}"#, "malformed_frame"),
-        (r#"{"type":"response_head","status":200}"#, "malformed_frame"),
+        (
+            r#"{"type":"response_head","status":200}"#,
+            "malformed_frame",
+        ),
         (
             r#"{"type":"response_head","stream":0,"status":200}"#,
             "zero_stream_id",
@@ -168,7 +171,12 @@ fn bad_frames_are_refused_with_a_code() {
 
 #[test]
 fn bad_binary_frames_are_refused() {
-    for frame in [&[][..], &[1, 0, 0][..], &[2, 0, 0, 0, 1][..], &[1, 0, 0, 0, 0][..]] {
+    for frame in [
+        &[][..],
+        &[1, 0, 0][..],
+        &[2, 0, 0, 0, 1][..],
+        &[1, 0, 0, 0, 0][..],
+    ] {
         assert!(DataFrame::decode(frame).is_err(), "{frame:?}");
     }
     let mut big = vec![1, 0, 0, 0, 1];

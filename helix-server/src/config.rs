@@ -83,7 +83,11 @@ pub struct ServeConfig {
 pub struct RunnerPoolArgs {
     /// Run a runner inside this process serving this model (repeat; `;` in the
     /// variable), e.g. `name=tiny,runtime=llama_cpp,source=/m/tiny.gguf,ctx=2048`.
-    #[arg(long = "runner-model", env = "HELIX_RUNNER_MODELS", value_delimiter = ';')]
+    #[arg(
+        long = "runner-model",
+        env = "HELIX_RUNNER_MODELS",
+        value_delimiter = ';'
+    )]
     pub runner_models: Vec<String>,
     /// GPUs of the in-process runner, `NAME:MEMORY` (default: NVML, else the CPU).
     #[arg(long = "runner-gpu", env = "HELIX_RUNNER_GPUS", value_delimiter = ';')]

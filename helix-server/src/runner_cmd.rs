@@ -31,6 +31,13 @@ pub struct RunnerArgs {
     pub local: LocalRunnerArgs,
 }
 
+/// A runner's GPU probe, the models it offers and its instance manager.
+pub type LocalRunner = (
+    Arc<dyn GpuProbe>,
+    Vec<helix_sched::ModelOffer>,
+    Arc<InstanceManager>,
+);
+
 /// What a runner serves, shared by `helix runner` and the in-process runner.
 #[derive(Debug, Clone, Args)]
 pub struct LocalRunnerArgs {
@@ -50,9 +57,7 @@ pub struct LocalRunnerArgs {
 impl LocalRunnerArgs {
     /// The GPU probe, models and instance manager these flags describe. Engines a
     /// previous run left behind (it was killed) are reaped first.
-    pub fn build(
-        &self,
-    ) -> anyhow::Result<(Arc<dyn GpuProbe>, Vec<helix_sched::ModelOffer>, Arc<InstanceManager>)> {
+    pub fn build(&self) -> anyhow::Result<LocalRunner> {
         let gpus: Arc<dyn GpuProbe> = if self.gpus.is_empty() {
             match NvmlProbe::new() {
                 Ok(p) => Arc::new(p),
@@ -72,7 +77,10 @@ impl LocalRunnerArgs {
             .models
             .iter()
             .filter(|m| !m.trim().is_empty())
-            .map(|m| m.parse::<ModelConfig>().with_context(|| format!("bad --model {m:?}")))
+            .map(|m| {
+                m.parse::<ModelConfig>()
+                    .with_context(|| format!("bad --model {m:?}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let offers = models
             .iter()
@@ -82,7 +90,10 @@ impl LocalRunnerArgs {
             .context("cannot set up the runner's state dir")?;
         match manager.reap_orphans() {
             Ok(reaped) if !reaped.is_empty() => {
-                tracing::warn!(engines = reaped.len(), "stopped engines a previous run left behind")
+                tracing::warn!(
+                    engines = reaped.len(),
+                    "stopped engines a previous run left behind"
+                )
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot check for engines left behind"),
@@ -116,7 +127,11 @@ fn host_name() -> String {
 pub async fn run(args: RunnerArgs) -> anyhow::Result<()> {
     let (gpus, offers, manager) = args.local.build()?;
     let connector = WsConnector::new(&args.server, args.token.clone())?;
-    tracing::info!(url = connector.url(), models = offers.len(), "runner starting");
+    tracing::info!(
+        url = connector.url(),
+        models = offers.len(),
+        "runner starting"
+    );
     let name = args.name.clone().unwrap_or_else(host_name);
     let agent = Agent::new(
         AgentConfig::new(args.runner_id.clone().map(RunnerId), name),

@@ -171,7 +171,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let cp = state.cp.clone();
     let hub = state.runners.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let local_runner = match (&hub, cfg.runners.runner_models.iter().any(|m| !m.is_empty())) {
+    let local_runner = match (
+        &hub,
+        cfg.runners.runner_models.iter().any(|m| !m.is_empty()),
+    ) {
         (Some(hub), true) => Some(crate::runner_cmd::spawn_local(
             &crate::runner_cmd::LocalRunnerArgs {
                 models: cfg.runners.runner_models.clone(),

@@ -457,6 +457,13 @@ async fn every_endpoint_gives_each_caller_exactly_its_access() {
         ),
         row(
             M::GET,
+            "/api/v1/scheduler",
+            None,
+            Fixed,
+            [401, 403, 403, 403, 403, 200],
+        ),
+        row(
+            M::GET,
             "/api/v1/providers",
             None,
             Fixed,

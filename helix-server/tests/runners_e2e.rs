@@ -44,7 +44,9 @@ async fn runner_token(base: &str, key: &str, runner_id: &str) -> String {
 fn start_runner(base: &str, token: &str, state: &std::path::Path, flags: &[String]) -> Proc {
     Proc(
         Command::new(env!("CARGO_BIN_EXE_helix"))
-            .args(["runner", "--server", base, "--token", token, "--gpu", "cpu:2GiB"])
+            .args([
+                "runner", "--server", base, "--token", token, "--gpu", "cpu:2GiB",
+            ])
             .arg("--state-dir")
             .arg(state)
             .args(flags)
@@ -75,7 +77,10 @@ async fn wait_view(base: &str, key: &str, what: &str, pred: impl Fn(&Value) -> b
         if pred(&v) {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {v:#}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {v:#}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -90,16 +95,20 @@ fn connected(v: &Value, id: &str) -> bool {
 
 /// The connected runner serving a ready instance of `model`, and that instance's id.
 fn serving(v: &Value, model: &str) -> Option<(String, String)> {
-    v["runners"].as_array()?.iter().filter(|r| r["state"] == "connected").find_map(|r| {
-        r["instances"].as_array()?.iter().find_map(|i| {
-            (i["model"] == model && i["state"] == "ready").then(|| {
-                (
-                    r["id"].as_str().unwrap().to_owned(),
-                    i["id"].as_str().unwrap().to_owned(),
-                )
+    v["runners"]
+        .as_array()?
+        .iter()
+        .filter(|r| r["state"] == "connected")
+        .find_map(|r| {
+            r["instances"].as_array()?.iter().find_map(|i| {
+                (i["model"] == model && i["state"] == "ready").then(|| {
+                    (
+                        r["id"].as_str().unwrap().to_owned(),
+                        i["id"].as_str().unwrap().to_owned(),
+                    )
+                })
             })
         })
-    })
 }
 
 /// `llama-server` processes whose parent is `pid`.
@@ -113,7 +122,9 @@ fn engines_of(pid: u32) -> Vec<u32> {
             continue;
         };
         // pid (comm) state ppid ...
-        let Some(close) = stat.rfind(')') else { continue };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
         let comm = &stat[stat.find('(').unwrap() + 1..close];
         let ppid: u32 = stat[close + 2..]
             .split_whitespace()
@@ -136,7 +147,10 @@ fn alive(pid: u32) -> bool {
 async fn wait_gone(pids: &[u32], what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while pids.iter().any(|p| alive(*p)) {
-        assert!(Instant::now() < deadline, "{what}: engines {pids:?} still alive");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: engines {pids:?} still alive"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -169,16 +183,31 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
     let t1 = runner_token(&base, &key, "r1").await;
     let t2 = runner_token(&base, &key, "r2").await;
     let mut runners = std::collections::HashMap::new();
-    runners.insert("r1", start_runner(&base, &t1, &dir.path().join("r1"), &flags));
-    runners.insert("r2", start_runner(&base, &t2, &dir.path().join("r2"), &flags));
-    wait_view(&base, &key, "both runners", |v| connected(v, "r1") && connected(v, "r2")).await;
+    runners.insert(
+        "r1",
+        start_runner(&base, &t1, &dir.path().join("r1"), &flags),
+    );
+    runners.insert(
+        "r2",
+        start_runner(&base, &t2, &dir.path().join("r2"), &flags),
+    );
+    wait_view(&base, &key, "both runners", |v| {
+        connected(v, "r1") && connected(v, "r2")
+    })
+    .await;
 
     // Chat by bare name (a runner model) and through the runners endpoint.
     let answer = chat(&base, &key, "tiny").await;
-    assert_eq!(answer["choices"][0]["message"]["content"], "Hello from tiny llama!", "{answer}");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"], "Hello from tiny llama!",
+        "{answer}"
+    );
     assert_eq!(answer["model"], "tiny");
     let answer = chat(&base, &key, "runners/tiny").await;
-    assert_eq!(answer["choices"][0]["message"]["content"], "Hello from tiny llama!");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hello from tiny llama!"
+    );
 
     let models: Value = reqwest::Client::new()
         .get(format!("{base}/v1/models"))
@@ -189,7 +218,12 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
     for id in ["tiny", "tiny-embed", "runners/tiny"] {
         assert!(ids.contains(&id), "{id} listed: {models}");
     }
@@ -215,11 +249,19 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
         .await
         .unwrap();
     let events = sse_events(r, || {}).await;
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
     let text: String = events[..events.len() - 1]
         .iter()
         .filter_map(|e| serde_json::from_str::<Value>(e).ok())
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(text, "Hello from tiny llama!");
 
@@ -227,7 +269,11 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
     let view = scheduler(&base, &key).await;
     let (host, instance) = serving(&view, "tiny").expect("tiny is served");
     assert!(
-        view["decisions"].as_array().unwrap().iter().any(|d| d.to_string().contains("tiny")),
+        view["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.to_string().contains("tiny")),
         "{view:#}"
     );
 
@@ -236,22 +282,32 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
     let before = engines_of(host_pid);
     assert!(!before.is_empty(), "runner {host} supervises engines");
     for pid in &before {
-        Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
     }
     wait_view(&base, &key, "the instance restarted", |v| {
-        serving(v, "tiny").is_some_and(|(_, i)| i == instance) && engines_of(host_pid).iter().all(|p| !before.contains(p)) && !engines_of(host_pid).is_empty()
+        serving(v, "tiny").is_some_and(|(_, i)| i == instance)
+            && engines_of(host_pid).iter().all(|p| !before.contains(p))
+            && !engines_of(host_pid).is_empty()
     })
     .await;
     let answer = chat(&base, &key, "tiny").await;
-    assert_eq!(answer["choices"][0]["message"]["content"], "Hello from tiny llama!");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hello from tiny llama!"
+    );
 
     // Kill the serving runner mid-stream: the answer ends with an error event, promptly.
     let engines = engines_of(host_pid);
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/chat/completions"))
         .bearer_auth(&key)
-        .json(&json!({"model": "tiny", "stream": true, "max_tokens": 20000, "ignore_eos": true,
-                      "messages": [{"role": "user", "content": "Write forever"}]}))
+        .json(
+            &json!({"model": "tiny", "stream": true, "max_tokens": 20000, "ignore_eos": true,
+                      "messages": [{"role": "user", "content": "Write forever"}]}),
+        )
         .send()
         .await
         .unwrap();
@@ -262,25 +318,42 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
         let _ = victim.0.kill();
     })
     .await;
-    assert!(started.elapsed() < Duration::from_secs(30), "the stream ended promptly");
-    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap_or_else(|_| panic!("{events:?}"));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the stream ended promptly"
+    );
+    let last: Value =
+        serde_json::from_str(events.last().unwrap()).unwrap_or_else(|_| panic!("{events:?}"));
     assert_eq!(last["error"]["code"], "upstream_error", "{last}");
-    assert!(!events.iter().any(|e| e == "[DONE]"), "a cut answer must not look complete");
+    assert!(
+        !events.iter().any(|e| e == "[DONE]"),
+        "a cut answer must not look complete"
+    );
     // The killed runner's engines die with it (no orphans).
     wait_gone(&engines, "after the runner was killed").await;
 
     // The next call fails over to the other runner.
     let answer = chat(&base, &key, "tiny").await;
-    assert_eq!(answer["choices"][0]["message"]["content"], "Hello from tiny llama!");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hello from tiny llama!"
+    );
     let other = if host == "r1" { "r2" } else { "r1" };
     let view = scheduler(&base, &key).await;
-    assert_eq!(serving(&view, "tiny").map(|(r, _)| r).as_deref(), Some(other), "{view:#}");
+    assert_eq!(
+        serving(&view, "tiny").map(|(r, _)| r).as_deref(),
+        Some(other),
+        "{view:#}"
+    );
 
     // Stopping the other runner (SIGTERM) stops its engines before it exits.
     let mut last_runner = runners.remove(other).unwrap();
     let engines = engines_of(last_runner.0.id());
     assert!(!engines.is_empty());
-    Command::new("kill").args(["-TERM", &last_runner.0.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &last_runner.0.id().to_string()])
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while last_runner.0.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "runner did not stop on SIGTERM");
@@ -305,7 +378,13 @@ async fn helix_serve_runs_an_in_process_runner() {
     let dir = tempfile::tempdir().unwrap();
     let flags: Vec<String> = model_flags(&bin, &model)
         .into_iter()
-        .map(|f| if f == "--model" { "--runner-model".into() } else { f })
+        .map(|f| {
+            if f == "--model" {
+                "--runner-model".into()
+            } else {
+                f
+            }
+        })
         .collect();
     let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
     args.extend(["--runner-gpu", "cpu:2GiB"]);
@@ -317,10 +396,19 @@ async fn helix_serve_runs_an_in_process_runner() {
     let key = admin_key(&session, &base).await;
     wait_view(&base, &key, "the local runner", |v| connected(v, "local")).await;
     let answer = chat(&base, &key, "tiny").await;
-    assert_eq!(answer["choices"][0]["message"]["content"], "Hello from tiny llama!");
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hello from tiny llama!"
+    );
     let engines = engines_of(helix.0.id());
-    assert!(!engines.is_empty(), "helix serve supervises the engine itself");
+    assert!(
+        !engines.is_empty(),
+        "helix serve supervises the engine itself"
+    );
     // A graceful stop of the control plane stops its engines too.
-    Command::new("kill").args(["-TERM", &helix.0.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &helix.0.id().to_string()])
+        .status()
+        .unwrap();
     wait_gone(&engines, "after helix serve stopped").await;
 }

@@ -11,10 +11,14 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn ws_url(base: &str) -> String {
-    format!("{}/api/v1/runners/connect", base.replace("http://", "ws://"))
+    format!(
+        "{}/api/v1/runners/connect",
+        base.replace("http://", "ws://")
+    )
 }
 
 /// Connects with `token`; `Err(status, body)` when the upgrade is refused.
@@ -128,7 +132,9 @@ async fn only_valid_runner_tokens_connect_and_bad_frames_are_refused() {
 
     // A binary frame instead of hello: 4000.
     let (mut ws, _) = dial(&base, Some(&tok)).await.unwrap();
-    ws.send(Message::binary(vec![1u8, 0, 0, 0, 1, 42])).await.unwrap();
+    ws.send(Message::binary(vec![1u8, 0, 0, 0, 1, 42]))
+        .await
+        .unwrap();
     let (code, _) = closed_with(&mut ws).await;
     assert_eq!(code, 4000);
 

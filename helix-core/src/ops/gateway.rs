@@ -392,7 +392,9 @@ impl ControlPlane {
         // Runner models by bare name (resolution step 3), unless a default took it.
         for (id, owner) in bare {
             if seen.insert(id.clone()) {
-                data.push(json!({"id": id, "object": "model", "created": created, "owned_by": owner}));
+                data.push(
+                    json!({"id": id, "object": "model", "created": created, "owned_by": owner}),
+                );
             }
         }
         Ok(json!({"object": "list", "data": data}))

@@ -177,82 +177,82 @@ where
     S: futures::Stream<Item = Result<B>> + Send + 'static,
     B: AsRef<[u8]> + Send + 'static,
 {
-        // State: the byte stream, the parser, queued chunks, and whether [DONE] came.
-        let stream = futures::stream::unfold(
-            (
-                bytes.boxed(),
-                SseParser::new(),
-                std::collections::VecDeque::<Value>::new(),
-                false,
-            ),
-            |(mut bytes, mut parser, mut queue, mut done)| async move {
-                loop {
-                    if let Some(v) = queue.pop_front() {
-                        return Some((Ok(v), (bytes, parser, queue, done)));
+    // State: the byte stream, the parser, queued chunks, and whether [DONE] came.
+    let stream = futures::stream::unfold(
+        (
+            bytes.boxed(),
+            SseParser::new(),
+            std::collections::VecDeque::<Value>::new(),
+            false,
+        ),
+        |(mut bytes, mut parser, mut queue, mut done)| async move {
+            loop {
+                if let Some(v) = queue.pop_front() {
+                    return Some((Ok(v), (bytes, parser, queue, done)));
+                }
+                if done {
+                    return None;
+                }
+                let events = match bytes.next().await {
+                    Some(Ok(chunk)) => parser.push(chunk.as_ref()),
+                    Some(Err(e)) => {
+                        done = true;
+                        Err(e)
                     }
-                    if done {
-                        return None;
-                    }
-                    let events = match bytes.next().await {
-                        Some(Ok(chunk)) => parser.push(chunk.as_ref()),
-                        Some(Err(e)) => {
-                            done = true;
-                            Err(e)
+                    None => {
+                        done = true;
+                        match parser.finish() {
+                            Some(ev) if ev.data.trim() == "[DONE]" => return None,
+                            // The upstream closed without [DONE]: the answer is cut.
+                            _ => Err(CoreError::Upstream {
+                                status: None,
+                                message: "stream ended before [DONE]".into(),
+                            }),
                         }
-                        None => {
+                    }
+                };
+                let events = match events {
+                    Ok(evs) => evs,
+                    Err(e) => {
+                        done = true;
+                        return Some((Err(e), (bytes, parser, queue, done)));
+                    }
+                };
+                for ev in events {
+                    if ev.data.trim() == "[DONE]" {
+                        done = true;
+                        break;
+                    }
+                    match serde_json::from_str::<Value>(&ev.data) {
+                        Ok(v) if v.get("error").is_some() => {
                             done = true;
-                            match parser.finish() {
-                                Some(ev) if ev.data.trim() == "[DONE]" => return None,
-                                // The upstream closed without [DONE]: the answer is cut.
-                                _ => Err(CoreError::Upstream {
+                            let message = v["error"]["message"]
+                                .as_str()
+                                .unwrap_or("upstream error")
+                                .to_owned();
+                            queue.clear();
+                            return Some((
+                                Err(CoreError::Upstream {
                                     status: None,
-                                    message: "stream ended before [DONE]".into(),
+                                    message,
                                 }),
-                            }
+                                (bytes, parser, queue, done),
+                            ));
                         }
-                    };
-                    let events = match events {
-                        Ok(evs) => evs,
-                        Err(e) => {
+                        Ok(v) if v.is_object() => queue.push_back(v),
+                        // Not JSON, or JSON that is not a chunk object.
+                        _ => {
                             done = true;
+                            let e = CoreError::Upstream {
+                                status: None,
+                                message: "upstream sent a malformed chunk".into(),
+                            };
                             return Some((Err(e), (bytes, parser, queue, done)));
-                        }
-                    };
-                    for ev in events {
-                        if ev.data.trim() == "[DONE]" {
-                            done = true;
-                            break;
-                        }
-                        match serde_json::from_str::<Value>(&ev.data) {
-                            Ok(v) if v.get("error").is_some() => {
-                                done = true;
-                                let message = v["error"]["message"]
-                                    .as_str()
-                                    .unwrap_or("upstream error")
-                                    .to_owned();
-                                queue.clear();
-                                return Some((
-                                    Err(CoreError::Upstream {
-                                        status: None,
-                                        message,
-                                    }),
-                                    (bytes, parser, queue, done),
-                                ));
-                            }
-                            Ok(v) if v.is_object() => queue.push_back(v),
-                            // Not JSON, or JSON that is not a chunk object.
-                            _ => {
-                                done = true;
-                                let e = CoreError::Upstream {
-                                    status: None,
-                                    message: "upstream sent a malformed chunk".into(),
-                                };
-                                return Some((Err(e), (bytes, parser, queue, done)));
-                            }
                         }
                     }
                 }
-            },
-        );
+            }
+        },
+    );
     stream.boxed()
 }

@@ -59,7 +59,10 @@ impl RunnerHub {
             stream_window_bytes: self.inner.cfg.stream_window,
         };
         let end = match socket.send(Frame::Text(welcome.encode())).await {
-            Ok(()) => self.pump(&runner_id, generation, &mut socket, &mut rx).await,
+            Ok(()) => {
+                self.pump(&runner_id, generation, &mut socket, &mut rx)
+                    .await
+            }
             Err(e) => End::Gone(e.to_string()),
         };
         self.unregister(&runner_id, generation);
@@ -80,7 +83,10 @@ impl RunnerHub {
             }
             None => return Err(End::Gone("closed before hello".into())),
             Some(Frame::Binary(_)) => {
-                return Err(close(CloseCode::ProtocolError, "expected hello, got a binary frame"))
+                return Err(close(
+                    CloseCode::ProtocolError,
+                    "expected hello, got a binary frame",
+                ))
             }
         };
         // The version is checked before the rest, so a newer runner learns why.
@@ -298,7 +304,11 @@ fn handle_frame(
     Ok(())
 }
 
-fn current<'a>(st: &'a mut HubState, runner_id: &RunnerId, generation: u64) -> Option<&'a mut Conn> {
+fn current<'a>(
+    st: &'a mut HubState,
+    runner_id: &RunnerId,
+    generation: u64,
+) -> Option<&'a mut Conn> {
     st.conns
         .get_mut(runner_id)
         .filter(|c| c.generation == generation)

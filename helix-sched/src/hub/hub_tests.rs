@@ -193,7 +193,9 @@ async fn bad_handshakes_are_closed_with_a_reason() {
     assert!(reason.contains("bound to runner r1"), "{reason}");
 
     let mut r = connect(&hub, "r1");
-    r.tx.send(Frame::Text("{garbage".into())).await.expect("send");
+    r.tx.send(Frame::Text("{garbage".into()))
+        .await
+        .expect("send");
     r.expect_close(CloseCode::ProtocolError).await;
 
     let mut r = connect(&hub, "r1");
@@ -237,8 +239,13 @@ async fn a_request_is_placed_sent_and_streamed_back() {
     assert_eq!(lease.instance(), &instance);
     let h = hub.clone();
     let send = tokio::spawn(async move {
-        h.send(lease, "POST", "/v1/chat/completions", json!({"model": "tiny"}))
-            .await
+        h.send(
+            lease,
+            "POST",
+            "/v1/chat/completions",
+            json!({"model": "tiny"}),
+        )
+        .await
     });
     let ControlMessage::Request {
         stream,
@@ -306,7 +313,11 @@ async fn flow_control_grants_more_as_the_caller_reads_and_polices_the_window() {
     // 4 left + 4 granted = 8 allowed; 9 breaks the rules.
     r.data(stream, b"123456789").await;
     r.expect_close(CloseCode::ProtocolError).await;
-    let err = body.next().await.expect("an item").expect_err("runner gone");
+    let err = body
+        .next()
+        .await
+        .expect("an item")
+        .expect_err("runner gone");
     assert_eq!(err.code(), "runner_disconnected");
 }
 
@@ -397,7 +408,10 @@ async fn a_newer_connection_supersedes_the_old_one_and_keeps_the_instances() {
         message: None,
     }];
     new.send(RunnerMessage::Hello(h)).await;
-    assert!(matches!(new.next_msg().await, ControlMessage::Welcome { .. }));
+    assert!(matches!(
+        new.next_msg().await,
+        ControlMessage::Welcome { .. }
+    ));
     old.expect_close(CloseCode::Superseded).await;
     // The instance is adopted: the next request is granted to it without a start.
     let lease = hub.acquire(work("tiny")).await.expect("granted");
@@ -410,9 +424,10 @@ async fn the_pool_fails_over_when_a_runner_drops_before_answering() {
     let pool = pool::RunnerPool::new(hub.clone(), Duration::from_secs(10));
     let mut r1 = FakeRunner::join(&hub, "r1").await;
     let provider = pool.provider("usr_a");
-    let req: ChatRequest =
-        serde_json::from_value(json!({"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}))
-            .expect("request");
+    let req: ChatRequest = serde_json::from_value(
+        json!({"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .expect("request");
     let call = tokio::spawn(async move { provider.chat(&req).await });
     r1.start_ready().await;
     let ControlMessage::Request { .. } = r1.next_msg().await else {
@@ -472,7 +487,8 @@ async fn engine_errors_and_unknown_models_map_to_gateway_errors() {
         content_type: Some("application/json".into()),
     })
     .await;
-    r.data(stream, br#"{"error":{"message":"bad sampler"}}"#).await;
+    r.data(stream, br#"{"error":{"message":"bad sampler"}}"#)
+        .await;
     r.send(RunnerMessage::ResponseEnd {
         stream,
         error: None,

@@ -18,7 +18,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub(crate) fn new(hub: RunnerHub, ticket: TicketId, rx: oneshot::Receiver<GrantResult>) -> Self {
+    pub(crate) fn new(
+        hub: RunnerHub,
+        ticket: TicketId,
+        rx: oneshot::Receiver<GrantResult>,
+    ) -> Self {
         Self {
             hub,
             ticket,

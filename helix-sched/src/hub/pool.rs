@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use helix_core::error::{CoreError, Result};
 use helix_core::providers::{
-    sse_chunks, upstream_error, ChatRequest, ChatStream, EmbeddingsRequest, Provider,
-    ProviderPool, UpstreamModel,
+    sse_chunks, upstream_error, ChatRequest, ChatStream, EmbeddingsRequest, Provider, ProviderPool,
+    UpstreamModel,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -104,9 +104,9 @@ impl PoolProvider {
                 Err(e) => return Err(hub_error(e)),
             }
         }
-        Err(hub_error(last.unwrap_or_else(|| {
-            HubError::RunnerGone("(none)".into())
-        })))
+        Err(hub_error(
+            last.unwrap_or_else(|| HubError::RunnerGone("(none)".into())),
+        ))
     }
 
     /// A whole JSON answer; a runner dropping mid-body fails over too (nothing was
@@ -129,9 +129,9 @@ impl PoolProvider {
                 Err(e) => return Err(hub_error(e)),
             }
         }
-        Err(hub_error(last.unwrap_or_else(|| {
-            HubError::RunnerGone("(none)".into())
-        })))
+        Err(hub_error(
+            last.unwrap_or_else(|| HubError::RunnerGone("(none)".into())),
+        ))
     }
 }
 
@@ -141,7 +141,8 @@ impl Provider for PoolProvider {
         let mut req = req.clone();
         req.stream = None;
         let body = serde_json::to_value(&req).map_err(CoreError::internal)?;
-        self.call_json(&req.model, "/v1/chat/completions", body).await
+        self.call_json(&req.model, "/v1/chat/completions", body)
+            .await
     }
 
     async fn chat_stream(&self, req: &ChatRequest) -> Result<ChatStream> {

@@ -7,8 +7,8 @@
 use super::gpu::GpuProbe;
 use super::instances::InstanceManager;
 use crate::protocol::{
-    CloseCode, ControlMessage, DataFrame, Frame, Hello, RunnerMessage, WireError,
-    MAX_DATA_PAYLOAD, PROTOCOL_VERSION,
+    CloseCode, ControlMessage, DataFrame, Frame, Hello, RunnerMessage, WireError, MAX_DATA_PAYLOAD,
+    PROTOCOL_VERSION,
 };
 use crate::types::{InstanceState, InstanceStatus, ModelOffer, RunnerId, RuntimeKind};
 use crate::{Result, SchedError};
@@ -157,12 +157,15 @@ impl Agent {
     }
 
     async fn hello(&self, told: Option<RunnerId>) -> Result<Hello> {
-        let runner_id = self.cfg.runner_id.clone().or(told).ok_or_else(|| {
-            SchedError::InvalidConfig {
-                what: "runner id".into(),
-                reason: "none configured and the control plane named none".into(),
-            }
-        })?;
+        let runner_id =
+            self.cfg
+                .runner_id
+                .clone()
+                .or(told)
+                .ok_or_else(|| SchedError::InvalidConfig {
+                    what: "runner id".into(),
+                    reason: "none configured and the control plane named none".into(),
+                })?;
         Ok(Hello {
             protocol: PROTOCOL_VERSION,
             runner_id,
@@ -192,35 +195,41 @@ impl Agent {
             Ok(h) => h,
             Err(e) => return SessionEnd::Broken(format!("cannot describe this runner: {e}")),
         };
-        if let Err(e) = t.send(Frame::Text(RunnerMessage::Hello(hello).encode())).await {
+        if let Err(e) = t
+            .send(Frame::Text(RunnerMessage::Hello(hello).encode()))
+            .await
+        {
             return SessionEnd::Broken(e);
         }
-        let (heartbeat, window) = match tokio::time::timeout(Duration::from_secs(15), t.next()).await {
-            Err(_) => return SessionEnd::Broken("no welcome in time".into()),
-            Ok(None) => return SessionEnd::Broken("closed before welcome".into()),
-            Ok(Some(Frame::Close(code, reason))) => {
-                return SessionEnd::Closed(CloseCode::from_code(code), reason)
-            }
-            Ok(Some(Frame::Text(text))) => match ControlMessage::decode(&text) {
-                Ok(ControlMessage::Welcome {
-                    heartbeat_interval_ms,
-                    stream_window_bytes,
-                    ..
-                }) => (
-                    Duration::from_millis(heartbeat_interval_ms.max(100)),
-                    stream_window_bytes,
-                ),
-                _ => return SessionEnd::Broken("expected welcome".into()),
-            },
-            Ok(Some(Frame::Binary(_))) => return SessionEnd::Broken("expected welcome".into()),
-        };
+        let (heartbeat, window) =
+            match tokio::time::timeout(Duration::from_secs(15), t.next()).await {
+                Err(_) => return SessionEnd::Broken("no welcome in time".into()),
+                Ok(None) => return SessionEnd::Broken("closed before welcome".into()),
+                Ok(Some(Frame::Close(code, reason))) => {
+                    return SessionEnd::Closed(CloseCode::from_code(code), reason)
+                }
+                Ok(Some(Frame::Text(text))) => match ControlMessage::decode(&text) {
+                    Ok(ControlMessage::Welcome {
+                        heartbeat_interval_ms,
+                        stream_window_bytes,
+                        ..
+                    }) => (
+                        Duration::from_millis(heartbeat_interval_ms.max(100)),
+                        stream_window_bytes,
+                    ),
+                    _ => return SessionEnd::Broken("expected welcome".into()),
+                },
+                Ok(Some(Frame::Binary(_))) => return SessionEnd::Broken("expected welcome".into()),
+            };
         *attempt = 0;
         tracing::info!("connected to control plane");
         let mut session = Session::new(self, window);
         let end = session.pump(&mut t, heartbeat, shutdown).await;
         session.abort_all();
         if matches!(end, SessionEnd::Shutdown) {
-            let _ = t.send(Frame::Close(1000, "runner shutting down".into())).await;
+            let _ = t
+                .send(Frame::Close(1000, "runner shutting down".into()))
+                .await;
         }
         let _ = t.close().await;
         end
@@ -355,7 +364,8 @@ impl<'a> Session<'a> {
                             state: InstanceState::Failed,
                             message: Some(e.to_string()),
                         };
-                        let _ = out.send(Frame::Text(RunnerMessage::InstanceStatus(status).encode()));
+                        let _ =
+                            out.send(Frame::Text(RunnerMessage::InstanceStatus(status).encode()));
                     }
                 });
             }

@@ -8,7 +8,9 @@ use futures::channel::mpsc;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, protocol::CloseFrame, Message};
+use tokio_tungstenite::tungstenite::{
+    self, client::IntoClientRequest, protocol::CloseFrame, Message,
+};
 
 /// The path runners connect to.
 pub const CONNECT_PATH: &str = "/api/v1/runners/connect";
@@ -158,10 +160,14 @@ impl Sink<Frame> for Duplex {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        Pin::new(&mut self.tx).poll_flush(cx).map_err(|e| e.to_string())
+        Pin::new(&mut self.tx)
+            .poll_flush(cx)
+            .map_err(|e| e.to_string())
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
-        Pin::new(&mut self.tx).poll_close(cx).map_err(|e| e.to_string())
+        Pin::new(&mut self.tx)
+            .poll_close(cx)
+            .map_err(|e| e.to_string())
     }
 }

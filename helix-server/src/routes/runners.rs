@@ -40,10 +40,13 @@ pub async fn connect(
         .ok_or(CoreError::Unauthenticated)?;
     let runner = s.cp.authenticate_runner(token.trim()).await?;
     let runner_id = RunnerId(runner.runner_id);
-    let header = axum::http::HeaderValue::from_str(runner_id.as_str()).map_err(CoreError::internal)?;
+    let header =
+        axum::http::HeaderValue::from_str(runner_id.as_str()).map_err(CoreError::internal)?;
     let mut resp = upgrade
         .max_message_size(MAX_TEXT_FRAME.max(MAX_DATA_PAYLOAD + 5))
-        .on_upgrade(move |socket| async move { hub.serve_connection(runner_id, frames(socket)).await });
+        .on_upgrade(
+            move |socket| async move { hub.serve_connection(runner_id, frames(socket)).await },
+        );
     resp.headers_mut().insert(RUNNER_ID_HEADER, header);
     Ok(resp)
 }
@@ -80,8 +83,13 @@ fn frames(socket: WebSocket) -> BoxTransport {
 #[utoipa::path(get, path = "/api/v1/scheduler", tag = "runners",
     responses((status = 200, description = "runners, GPUs (booked vs reported memory), instances, the queue and recent decisions with reasons"),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn scheduler(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<serde_json::Value>> {
+pub async fn scheduler(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<serde_json::Value>> {
     authz::require_site_admin(&p)?;
     let view = hub(&s)?.view();
-    Ok(Json(serde_json::to_value(view).map_err(CoreError::internal)?))
+    Ok(Json(
+        serde_json::to_value(view).map_err(CoreError::internal)?,
+    ))
 }

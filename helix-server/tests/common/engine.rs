@@ -143,4 +143,3 @@ pub async fn sse_events(resp: reqwest::Response, on_first: impl FnOnce()) -> Vec
     }
     events
 }
-

@@ -68,7 +68,8 @@ impl TestApp {
             .allow_private_upstreams(allow_private)
             .build()
             .unwrap();
-        let app = helix_server::router(AppState::new(cp.clone(), http));
+        let hub = helix_sched::hub::RunnerHub::new(Default::default());
+        let app = helix_server::router(AppState::new(cp.clone(), http).with_runners(hub));
         TestApp {
             app,
             cp,
