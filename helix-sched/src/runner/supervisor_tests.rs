@@ -343,12 +343,19 @@ async fn dropping_the_supervisor_kills_the_group() {
 /// `sleep` in its own process group, as a previous runner would have left it.
 fn orphan(arg: &str) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    std::process::Command::new("sleep")
+    let child = std::process::Command::new("sleep")
         .arg(arg)
         .process_group(0)
         .stdin(Stdio::null())
         .spawn()
-        .expect("spawn sleep")
+        .expect("spawn sleep");
+    // `spawn` may return while the exec is still setting up the command line.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while procfs::cmdline(child.id()).is_none_or(|argv| argv.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "sleep never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
 }
 
 fn record(child: &std::process::Child, argv: &[&str]) -> PidFile {
