@@ -155,11 +155,12 @@ async fn ready_then_stop_kills_the_whole_group() {
     // sh, its background sleep and its foreground sleep.
     assert_eq!(group_alive(pid), 3);
     let port = base.port().expect("port").to_string();
-    assert!(
-        sup.recent_output().iter().any(|l| l.ends_with(&port)),
-        "{:?}",
-        sup.recent_output()
-    );
+    // The engine's output is read by another task: wait for the line.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sup.recent_output().iter().any(|l| l.ends_with(&port)) {
+        assert!(Instant::now() < deadline, "{:?}", sup.recent_output());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     sup.stop().await;
     assert_eq!(sup.status().state, InstanceState::Stopped);
