@@ -79,7 +79,10 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
     };
     let cp = builder.build()?;
-    cp.ensure_runner_endpoint().await?;
+    if let Err(e) = cp.ensure_runner_endpoint().await {
+        // For example a global endpoint already named `runners` of another kind.
+        tracing::warn!(error = %e, "cannot create the runners endpoint; runner models are reachable only by defaults");
+    }
     Ok(AppState::new(cp, http).with_runners(hub))
 }
 
