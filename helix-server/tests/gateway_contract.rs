@@ -357,6 +357,8 @@ async fn chat_streams_errors_resolution_and_scopes() {
         .call(Method::GET, "/api/v1/usage?all=true", &alice, None)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Usage is written in batches in the background: wait for mallory's call too.
+    wait_for_usage(&t, &mallory, 1).await;
     let r = t
         .call(Method::GET, "/api/v1/usage?all=true&days=1", &admin, None)
         .await;
