@@ -132,6 +132,7 @@ fn backoff_doubles_up_to_the_cap() {
 
 #[tokio::test]
 async fn ready_then_stop_kills_the_whole_group() {
+    logs();
     let dir = tempfile::tempdir().expect("tempdir");
     // The engine and a grandchild, both in the engine's process group.
     let runtime = Arc::new(script(
@@ -154,12 +155,8 @@ async fn ready_then_stop_kills_the_whole_group() {
     }
     // sh, its background sleep and its foreground sleep.
     assert_eq!(group_alive(pid), 3);
-    let port = base.port().expect("port").to_string();
-    assert!(
-        sup.recent_output().iter().any(|l| l.ends_with(&port)),
-        "{:?}",
-        sup.recent_output()
-    );
+    let port = base.port().expect("port");
+    wait_output(&sup, &format!("started on {port}")).await;
 
     sup.stop().await;
     assert_eq!(sup.status().state, InstanceState::Stopped);
@@ -343,12 +340,19 @@ async fn dropping_the_supervisor_kills_the_group() {
 /// `sleep` in its own process group, as a previous runner would have left it.
 fn orphan(arg: &str) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    std::process::Command::new("sleep")
+    let child = std::process::Command::new("sleep")
         .arg(arg)
         .process_group(0)
         .stdin(Stdio::null())
         .spawn()
-        .expect("spawn sleep")
+        .expect("spawn sleep");
+    // `spawn` may return while the exec is still setting up the command line.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while procfs::cmdline(child.id()).is_none_or(|argv| argv.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "sleep never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
 }
 
 fn record(child: &std::process::Child, argv: &[&str]) -> PidFile {
@@ -365,8 +369,17 @@ fn alive(child: &mut std::process::Child) -> bool {
     child.try_wait().expect("try_wait").is_none()
 }
 
+/// Log lines in the test's output (shown when it fails).
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("helix_sched=debug")
+        .try_init();
+}
+
 #[test]
 fn reap_orphans_kills_only_verified_groups() {
+    logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut left = orphan("1001");
     record(&left, &["/usr/bin/sleep", "1001"])
