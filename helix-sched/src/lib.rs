@@ -91,6 +91,9 @@ pub mod types;
 pub use error::{Result, SchedError};
 pub use gguf::{GgmlType, GgufHeader, GgufLimits, MetadataValue, MetadataValueType, TensorInfo};
 pub use memory::{estimate_memory, MemoryEstimate};
+#[cfg(unix)]
+pub use runner::InstanceManager;
+pub use runner::{DeclaredGpus, GpuProbe, ModelConfig, ModelRuntime};
 pub use types::{
     GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId,
     RuntimeKind,
