@@ -139,6 +139,10 @@ impl InstanceManager {
 
     /// Starts an instance of `spec.model` on `spec.gpus`, in the background: it
     /// reports `Loading`, then `Ready` (or `Failed`) on [`subscribe`](Self::subscribe).
+    ///
+    /// Fails at once for an unknown model, an instance id already in use, or GPUs the
+    /// model or runner does not allow. Must be called within a tokio runtime (see
+    /// [`Supervisor::start`] for which).
     pub fn start(&self, spec: InstanceSpec) -> Result<()> {
         let model = self
             .models
