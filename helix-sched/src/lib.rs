@@ -96,6 +96,9 @@ pub mod types;
 pub use error::{Result, SchedError};
 pub use gguf::{GgmlType, GgufHeader, GgufLimits, MetadataValue, MetadataValueType, TensorInfo};
 pub use memory::{estimate_memory, MemoryEstimate};
+#[cfg(unix)]
+pub use runner::InstanceManager;
+pub use runner::{DeclaredGpus, GpuProbe, ModelConfig, ModelRuntime};
 pub use scheduler::{
     place, Action, Placement, Prewarm, Priority, RunnerReport, Scheduler, SchedulerConfig,
     SchedulerView, TicketId, WorkRequest,

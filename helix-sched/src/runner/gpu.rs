@@ -272,6 +272,7 @@ mod tests {
                 }
             }
             Err(err) => {
+                eprintln!("no nvml here: {err}");
                 assert_eq!(err.code(), "gpu_probe");
                 assert!(err.to_string().contains("nvml"), "{err}");
             }

@@ -63,6 +63,10 @@ impl InstanceManager {
         let http = reqwest::Client::builder()
             // Engines listen on loopback: never send their traffic through a proxy.
             .no_proxy()
+            // A fresh connection per request (cheap on loopback): llama-server closes
+            // the connection after a streamed answer although it says keep-alive, and
+            // a request sent on it would fail.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| SchedError::Engine {
                 url: "(client)".into(),
@@ -106,7 +110,7 @@ impl InstanceManager {
     }
 
     /// The HTTP client for health checks and forwarded requests (default: no proxy,
-    /// no timeout).
+    /// no timeout, no connection reuse).
     pub fn with_http(mut self, http: reqwest::Client) -> Self {
         self.http = http;
         self
@@ -135,6 +139,10 @@ impl InstanceManager {
 
     /// Starts an instance of `spec.model` on `spec.gpus`, in the background: it
     /// reports `Loading`, then `Ready` (or `Failed`) on [`subscribe`](Self::subscribe).
+    ///
+    /// Fails at once for an unknown model, an instance id already in use, or GPUs the
+    /// model or runner does not allow. Must be called within a tokio runtime (see
+    /// [`Supervisor::start`] for which).
     pub fn start(&self, spec: InstanceSpec) -> Result<()> {
         let model = self
             .models

@@ -91,7 +91,8 @@ impl EngineProcess {
         })?;
         let mut argv: Vec<String> = vec![program.to_string_lossy().into_owned()];
         argv.extend(command.args.iter().cloned());
-        let mut cmd = match setpriv().filter(|_| pdeathsig) {
+        let wrapper = setpriv().filter(|_| pdeathsig);
+        let mut cmd = match wrapper {
             Some(setpriv) => {
                 let mut cmd = tokio::process::Command::new(setpriv);
                 cmd.args(["--pdeathsig", "KILL", "--"]).args(&argv);
@@ -153,6 +154,7 @@ impl EngineProcess {
             instance = %instance,
             pid,
             program = %program.display(),
+            pdeathsig = wrapper.is_some(),
             args = ?command.args,
             env = ?command.env,
             "engine started"

@@ -47,8 +47,10 @@ impl ProxyResponse {
 /// `upstream_model` is given, its `model` field is set to `upstream_model`, the
 /// name the engine knows the model by (an Ollama tag, vLLM's served name).
 ///
-/// `http` should have no overall request timeout: answers stream for as long as the
-/// engine generates.
+/// `http` should have no overall request timeout (answers stream for as long as the
+/// engine generates) and no connection reuse (`pool_max_idle_per_host(0)`):
+/// llama-server closes the connection after a streamed answer although it announces
+/// keep-alive, so a request sent on that connection fails.
 pub async fn forward(
     http: &reqwest::Client,
     base: &Url,

@@ -132,6 +132,7 @@ fn backoff_doubles_up_to_the_cap() {
 
 #[tokio::test]
 async fn ready_then_stop_kills_the_whole_group() {
+    logs();
     let dir = tempfile::tempdir().expect("tempdir");
     // The engine and a grandchild, both in the engine's process group.
     let runtime = Arc::new(script(
@@ -154,13 +155,8 @@ async fn ready_then_stop_kills_the_whole_group() {
     }
     // sh, its background sleep and its foreground sleep.
     assert_eq!(group_alive(pid), 3);
-    let port = base.port().expect("port").to_string();
-    // The engine's output is read by another task: wait for the line.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sup.recent_output().iter().any(|l| l.ends_with(&port)) {
-        assert!(Instant::now() < deadline, "{:?}", sup.recent_output());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let port = base.port().expect("port");
+    wait_output(&sup, &format!("started on {port}")).await;
 
     sup.stop().await;
     assert_eq!(sup.status().state, InstanceState::Stopped);
@@ -373,8 +369,17 @@ fn alive(child: &mut std::process::Child) -> bool {
     child.try_wait().expect("try_wait").is_none()
 }
 
+/// Log lines in the test's output (shown when it fails).
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("helix_sched=debug")
+        .try_init();
+}
+
 #[test]
 fn reap_orphans_kills_only_verified_groups() {
+    logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut left = orphan("1001");
     record(&left, &["/usr/bin/sleep", "1001"])
