@@ -31,6 +31,8 @@ enum BenchCommand {
     Auth(helix_server::bench::BenchArgs),
     /// Latency Helix adds to model calls, against the same upstream called directly.
     Gateway(helix_server::bench::gateway::GatewayBenchArgs),
+    /// Latency Helix's runner path adds, against the same engine called directly.
+    Runners(helix_server::bench::runners::RunnersBenchArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -61,6 +63,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Gateway(args)) => {
             init_tracing(LogFormat::Text);
             helix_server::bench::gateway::run(args).await.map(|_| ())
+        }
+        Command::Bench(BenchCommand::Runners(args)) => {
+            // The runner logs every line of the engine's output at info: warnings only,
+            // unless RUST_LOG says otherwise.
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            helix_server::bench::runners::run(args).await.map(|_| ())
         }
         Command::Openapi => {
             println!(

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod gateway;
+pub mod runners;
 
 pub use auth::{run, BenchArgs, Measurement};
 
