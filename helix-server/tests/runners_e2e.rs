@@ -256,7 +256,7 @@ async fn two_runner_processes_serve_fail_over_and_leave_nothing_behind() {
     );
     let text: String = events[..events.len() - 1]
         .iter()
-        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .map(|e| serde_json::from_str::<Value>(e).unwrap_or_else(|_| panic!("chunk {e}")))
         .filter_map(|c| {
             c["choices"][0]["delta"]["content"]
                 .as_str()

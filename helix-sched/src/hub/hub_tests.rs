@@ -166,6 +166,27 @@ impl FakeRunner {
     }
 }
 
+/// Places a request for `tiny` on `r`'s new instance and answers it with a 200 head:
+/// the stream id and the answer, whose body `r` writes next.
+async fn open_stream(hub: &RunnerHub, r: &mut FakeRunner) -> (u32, RunnerResponse) {
+    let h = hub.clone();
+    let acquire = tokio::spawn(async move { h.acquire(work("tiny")).await });
+    r.start_ready().await;
+    let lease = acquire.await.expect("join").expect("granted");
+    let h = hub.clone();
+    let send = tokio::spawn(async move { h.send(lease, "POST", "/v1/x", json!(null)).await });
+    let ControlMessage::Request { stream, .. } = r.next_msg().await else {
+        panic!("expected request")
+    };
+    r.send(RunnerMessage::ResponseHead {
+        stream,
+        status: 200,
+        content_type: None,
+    })
+    .await;
+    (stream, send.await.expect("join").expect("head"))
+}
+
 fn work(model: &str) -> WorkRequest {
     WorkRequest::new("usr_a", model)
 }
@@ -287,22 +308,8 @@ async fn flow_control_grants_more_as_the_caller_reads_and_polices_the_window() {
         ..HubConfig::default()
     });
     let mut r = FakeRunner::join(&hub, "r1").await;
-    let h = hub.clone();
-    let acquire = tokio::spawn(async move { h.acquire(work("tiny")).await });
-    r.start_ready().await;
-    let lease = acquire.await.expect("join").expect("granted");
-    let h = hub.clone();
-    let send = tokio::spawn(async move { h.send(lease, "POST", "/v1/x", json!(null)).await });
-    let ControlMessage::Request { stream, .. } = r.next_msg().await else {
-        panic!("expected request")
-    };
-    r.send(RunnerMessage::ResponseHead {
-        stream,
-        status: 200,
-        content_type: None,
-    })
-    .await;
-    let mut body = send.await.expect("join").expect("head").body;
+    let (stream, resp) = open_stream(&hub, &mut r).await;
+    let mut body = resp.body;
     r.data(stream, b"1234").await;
     assert_eq!(body.next().await.expect("chunk").expect("ok"), b"1234");
     // Half the window was read: the hub grants it back.
@@ -325,22 +332,7 @@ async fn flow_control_grants_more_as_the_caller_reads_and_polices_the_window() {
 async fn dropping_the_body_cancels_on_the_runner_and_frees_the_slot() {
     let hub = hub();
     let mut r = FakeRunner::join(&hub, "r1").await;
-    let h = hub.clone();
-    let acquire = tokio::spawn(async move { h.acquire(work("tiny")).await });
-    r.start_ready().await;
-    let lease = acquire.await.expect("join").expect("granted");
-    let h = hub.clone();
-    let send = tokio::spawn(async move { h.send(lease, "POST", "/v1/x", json!(null)).await });
-    let ControlMessage::Request { stream, .. } = r.next_msg().await else {
-        panic!("expected request")
-    };
-    r.send(RunnerMessage::ResponseHead {
-        stream,
-        status: 200,
-        content_type: None,
-    })
-    .await;
-    let resp = send.await.expect("join").expect("head");
+    let (stream, resp) = open_stream(&hub, &mut r).await;
     assert_eq!(hub.view().granted.len(), 1);
     drop(resp);
     assert_eq!(r.next_msg().await, ControlMessage::Cancel { stream });
@@ -365,23 +357,9 @@ async fn a_cancelled_acquire_leaves_the_queue() {
 async fn a_runner_dropping_mid_answer_ends_the_body_with_an_error() {
     let hub = hub();
     let mut r = FakeRunner::join(&hub, "r1").await;
-    let h = hub.clone();
-    let acquire = tokio::spawn(async move { h.acquire(work("tiny")).await });
-    r.start_ready().await;
-    let lease = acquire.await.expect("join").expect("granted");
-    let h = hub.clone();
-    let send = tokio::spawn(async move { h.send(lease, "POST", "/v1/x", json!(null)).await });
-    let ControlMessage::Request { stream, .. } = r.next_msg().await else {
-        panic!("expected request")
-    };
-    r.send(RunnerMessage::ResponseHead {
-        stream,
-        status: 200,
-        content_type: None,
-    })
-    .await;
+    let (stream, resp) = open_stream(&hub, &mut r).await;
     r.data(stream, b"partial").await;
-    let mut body = send.await.expect("join").expect("head").body;
+    let mut body = resp.body;
     assert_eq!(body.next().await.expect("chunk").expect("ok"), b"partial");
     drop(r);
     let err = body.next().await.expect("an item").expect_err("cut");
