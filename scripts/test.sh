@@ -15,6 +15,8 @@
 #   HELIX_TEST_MODEL         a tiny Llama GGUF for it (scripts/llama.sh model; see
 #                            scripts/tiny_model.py: any chat prompt gets "Hello from tiny llama!")
 #   HELIX_TEST_REQUIRE_LLAMA=1  tests needing llama-server must fail, not skip, without it
+#   HELIX_TEST_REQUIRE_DOCKER=1 sandbox tests (real dockerd per sandbox, as root) must fail, not
+#                            skip, without docker.io, iptables, iproute2 and busybox-static
 # CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
 set -euo pipefail
 
@@ -49,6 +51,8 @@ HELIX_LLAMA_SERVER=$(bash "$repo/scripts/llama.sh" path)
 HELIX_TEST_MODEL=$(bash "$repo/scripts/llama.sh" model)
 export HELIX_LLAMA_SERVER HELIX_TEST_MODEL
 export HELIX_TEST_REQUIRE_LLAMA=1
+# helix-hydra's sandbox tests run real dockerd engines (root, docker.io; scripts/test-deps.sh).
+export HELIX_TEST_REQUIRE_DOCKER=1
 
 failed=()
 summary=()

@@ -87,6 +87,112 @@ pub enum HydraError {
         /// The configured prefix length.
         prefix_len: u8,
     },
+
+    /// No sandbox with this id exists on this host (or it belongs to someone else).
+    #[error("sandbox {id} not found")]
+    SandboxNotFound {
+        /// The id that was asked for.
+        id: String,
+    },
+
+    /// The sandbox exists but is stopped; only `get`, `list` and `kill` work on it.
+    #[error("sandbox {id} is not running")]
+    SandboxNotRunning {
+        /// The sandbox.
+        id: String,
+    },
+
+    /// The image is neither in the session engine nor in the host's image library.
+    #[error("image {image:?} not found; import it into the host's image library first")]
+    ImageNotFound {
+        /// The image reference that was asked for.
+        image: String,
+    },
+
+    /// A sandbox spec, exec request or option is invalid.
+    #[error("invalid request: {reason}")]
+    InvalidRequest {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A file path given to the file API is not an absolute, normalised path.
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path that was given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A path names something of the wrong kind (a directory where a file is needed).
+    #[error("{path:?} is {found}, expected {expected}")]
+    WrongFileKind {
+        /// The path.
+        path: String,
+        /// What it is.
+        found: &'static str,
+        /// What the operation needs.
+        expected: &'static str,
+    },
+
+    /// A path does not exist inside the sandbox.
+    #[error("no such file or directory: {path:?}")]
+    FileNotFound {
+        /// The path.
+        path: String,
+    },
+
+    /// An upload or a file read exceeds the host's size limit.
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size (or the size reached when reading stopped).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// The host cannot take another sandbox right now.
+    #[error("sandbox host is at capacity: {reason}")]
+    AtCapacity {
+        /// Which limit was reached.
+        reason: String,
+    },
+
+    /// A system command the backend depends on failed (`ip`, `iptables`, `dockerd`).
+    #[error("`{command}` failed: {detail}")]
+    Command {
+        /// The command line, shortened.
+        command: String,
+        /// Exit status and standard error.
+        detail: String,
+    },
+
+    /// The session's Docker engine refused or failed a request.
+    #[error("docker engine: {message}")]
+    Engine {
+        /// The engine's message.
+        message: String,
+    },
+
+    /// Local I/O on the sandbox host failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// This build has no backend for the requested runtime.
+    #[error("helix-hydra was built without the {feature} backend")]
+    BuiltWithout {
+        /// The cargo feature that is missing.
+        feature: &'static str,
+    },
 }
 
 impl HydraError {
@@ -100,6 +206,19 @@ impl HydraError {
             HydraError::PoolFileIo { .. } => "pool_file_io",
             HydraError::CorruptPoolFile { .. } => "corrupt_pool_file",
             HydraError::PoolConfigMismatch { .. } => "pool_config_mismatch",
+            HydraError::SandboxNotFound { .. } => "sandbox_not_found",
+            HydraError::SandboxNotRunning { .. } => "sandbox_not_running",
+            HydraError::ImageNotFound { .. } => "image_not_found",
+            HydraError::InvalidRequest { .. } => "invalid_request",
+            HydraError::InvalidPath { .. } => "invalid_path",
+            HydraError::WrongFileKind { .. } => "wrong_file_kind",
+            HydraError::FileNotFound { .. } => "file_not_found",
+            HydraError::TooLarge { .. } => "too_large",
+            HydraError::AtCapacity { .. } => "at_capacity",
+            HydraError::Command { .. } => "host_command_failed",
+            HydraError::Engine { .. } => "engine_error",
+            HydraError::Io { .. } => "host_io",
+            HydraError::BuiltWithout { .. } => "built_without",
         }
     }
 
@@ -111,12 +230,33 @@ impl HydraError {
             HydraError::InvalidCidr { .. }
                 | HydraError::InvalidPoolConfig { .. }
                 | HydraError::InvalidSessionId { .. }
+                | HydraError::SandboxNotFound { .. }
+                | HydraError::SandboxNotRunning { .. }
+                | HydraError::ImageNotFound { .. }
+                | HydraError::InvalidRequest { .. }
+                | HydraError::InvalidPath { .. }
+                | HydraError::WrongFileKind { .. }
+                | HydraError::FileNotFound { .. }
+                | HydraError::TooLarge { .. }
         )
     }
 }
 
 /// `Result` with [`HydraError`] as the default error type.
 pub type Result<T, E = HydraError> = std::result::Result<T, E>;
+
+impl HydraError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> HydraError {
+        let context = context.into();
+        move |source| HydraError::Io { context, source }
+    }
+
+    pub(crate) fn invalid(reason: impl Into<String>) -> HydraError {
+        HydraError::InvalidRequest {
+            reason: reason.into(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

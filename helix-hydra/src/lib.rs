@@ -51,9 +51,16 @@
 #![warn(missing_docs)]
 
 pub mod addr_pool;
+pub mod docker;
 mod error;
+pub mod paths;
+pub mod sandbox;
 mod subnet;
 
 pub use addr_pool::AddrPool;
 pub use error::{HydraError, Result};
+pub use sandbox::{
+    ExecEvent, ExecSpec, ExecStream, FileEntry, FileKind, Limits, LogStream, SandboxId,
+    SandboxInfo, SandboxRuntime, SandboxSpec, SandboxState,
+};
 pub use subnet::Subnet;

@@ -1,0 +1,670 @@
+//! [`DockerHost`]: the Docker backend of [`SandboxRuntime`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::CreateContainerOptions;
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::sync::{Mutex, Notify, RwLock};
+use tokio::task::JoinHandle;
+
+use crate::docker::engine::{Engine, EngineOptions, EngineRecord};
+use crate::docker::firewall::{self, Chains};
+use crate::docker::gc::{self, GcReport};
+use crate::docker::images::ImageLibrary;
+use crate::docker::{dns, ops, sys};
+use crate::sandbox::{
+    check_timeout, ExecSpec, ExecStream, FileEntry, LogStream, SandboxId, SandboxInfo,
+    SandboxRuntime, SandboxSpec, SandboxState, DEFAULT_TIMEOUT,
+};
+use crate::{AddrPool, HydraError, Result, Subnet};
+
+/// Configuration of a Docker sandbox host.
+#[derive(Debug, Clone)]
+pub struct DockerConfig {
+    /// Persistent state: address pools, engine records, engine data roots, image library.
+    pub state_dir: PathBuf,
+    /// Runtime state: engine sockets, pid files, exec roots (keep the path short: unix
+    /// socket paths are limited to 107 bytes).
+    pub run_dir: PathBuf,
+    /// Names every namespace (`{prefix}-N`), veth (`hy{prefix}N`), cgroup and firewall
+    /// chain of this host: 2 to 4 lowercase letters. Two hosts on one machine need two
+    /// prefixes.
+    pub prefix: String,
+    /// Where the /30 links between the host and each session come from.
+    pub uplink_pool: Subnet,
+    /// Where each session's container networks come from.
+    pub container_pool: Subnet,
+    /// The size of one session's share of `container_pool` (a /20 holds 16 /24 networks).
+    pub session_prefix_len: u8,
+    /// The dockerd binary.
+    pub dockerd: PathBuf,
+    /// How many ready engines to keep for fast creation.
+    pub warm_pool: usize,
+    /// Images imported into warm engines ahead of time.
+    pub warm_images: Vec<String>,
+    /// Most sandboxes at once.
+    pub max_sandboxes: usize,
+    /// Largest file upload.
+    pub max_upload_bytes: u64,
+    /// Largest file read.
+    pub max_read_bytes: u64,
+    /// TCP ports of the host that sessions may reach (e.g. a local HTTP proxy).
+    pub allow_host_tcp_ports: Vec<u16>,
+    /// Resolvers the session DNS forwards to (default: the host's `/etc/resolv.conf`).
+    pub upstream_dns: Option<Vec<SocketAddr>>,
+    /// How often expired sandboxes are looked for.
+    pub reap_interval: Duration,
+}
+
+impl DockerConfig {
+    /// Defaults rooted at `state_dir` and `run_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>, run_dir: impl Into<PathBuf>) -> Self {
+        DockerConfig {
+            state_dir: state_dir.into(),
+            run_dir: run_dir.into(),
+            prefix: "hx".into(),
+            uplink_pool: "10.250.0.0/16".parse().expect("valid cidr"),
+            container_pool: "10.128.0.0/12".parse().expect("valid cidr"),
+            session_prefix_len: 20,
+            dockerd: "dockerd".into(),
+            warm_pool: 0,
+            warm_images: Vec::new(),
+            max_sandboxes: 64,
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_read_bytes: 100 * 1024 * 1024,
+            allow_host_tcp_ports: Vec::new(),
+            upstream_dns: None,
+            reap_interval: Duration::from_secs(1),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let p = &self.prefix;
+        if !(2..=4).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(HydraError::invalid(
+                "prefix must be 2 to 4 lowercase letters",
+            ));
+        }
+        if self.uplink_pool.prefix_len() > 28 {
+            return Err(HydraError::invalid(
+                "uplink_pool must hold at least four /30s",
+            ));
+        }
+        if !(16..=24).contains(&self.session_prefix_len)
+            || self.session_prefix_len < self.container_pool.prefix_len()
+        {
+            return Err(HydraError::invalid(
+                "session_prefix_len must be within container_pool and between /16 and /24",
+            ));
+        }
+        if self.uplink_pool.overlaps(&self.container_pool) {
+            return Err(HydraError::invalid(
+                "uplink_pool and container_pool overlap",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Session {
+    info: std::sync::Mutex<SandboxInfo>,
+    engine: Arc<Engine>,
+    base_env: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: DockerConfig,
+    opts: EngineOptions,
+    images: ImageLibrary,
+    chains: Chains,
+    pools: Mutex<(AddrPool, AddrPool)>,
+    sessions: RwLock<HashMap<SandboxId, Arc<Session>>>,
+    warm: Mutex<Vec<Engine>>,
+    warm_wanted: Arc<Notify>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Runs sandboxes, each with its own dockerd in its own network namespace.
+///
+/// Needs root, `ip` (iproute2), `iptables`, `nsenter` and `dockerd`. At start it removes
+/// everything a previous process with the same prefix left behind; see `docs/sandboxes.md`.
+#[derive(Debug, Clone)]
+pub struct DockerHost {
+    inner: Arc<Inner>,
+}
+
+impl DockerHost {
+    /// Checks the environment, collects garbage, installs the firewall rules and starts
+    /// the warm pool and the reaper.
+    pub async fn start(cfg: DockerConfig) -> Result<(DockerHost, GcReport)> {
+        cfg.validate()?;
+        preflight(&cfg).await?;
+        let records = cfg.state_dir.join("engines");
+        for dir in [&cfg.state_dir, &records, &cfg.run_dir] {
+            std::fs::create_dir_all(dir)
+                .map_err(HydraError::io(format!("create {}", dir.display())))?;
+        }
+        let report = gc::collect_all(&cfg.prefix, &records, &cfg.run_dir).await;
+        // Everything of the previous run is gone, so are its address assignments.
+        let uplink_file = cfg.state_dir.join("uplink-pool.json");
+        let pool_file = cfg.state_dir.join("container-pool.json");
+        let _ = std::fs::remove_file(&uplink_file);
+        let _ = std::fs::remove_file(&pool_file);
+        let uplinks = AddrPool::open(uplink_file, cfg.uplink_pool, 30)?;
+        let pools = AddrPool::open(pool_file, cfg.container_pool, cfg.session_prefix_len)?;
+        let chains = Chains::new(&cfg.prefix);
+        firewall::install(
+            &chains,
+            cfg.uplink_pool,
+            cfg.container_pool,
+            &cfg.allow_host_tcp_ports,
+        )
+        .await?;
+        let opts = EngineOptions {
+            dockerd: cfg.dockerd.clone(),
+            upstream_dns: cfg.upstream_dns.clone().unwrap_or_else(dns::host_resolvers),
+            search_domains: dns::host_search_domains(),
+        };
+        let inner = Arc::new(Inner {
+            images: ImageLibrary::new(cfg.state_dir.join("images")),
+            opts,
+            chains,
+            pools: Mutex::new((uplinks, pools)),
+            sessions: RwLock::new(HashMap::new()),
+            warm: Mutex::new(Vec::new()),
+            warm_wanted: Arc::new(Notify::new()),
+            tasks: std::sync::Mutex::new(Vec::new()),
+            cfg,
+        });
+        let host = DockerHost { inner };
+        let reaper = tokio::spawn(reap_loop(Arc::downgrade(&host.inner)));
+        let filler = tokio::spawn(warm_loop(Arc::downgrade(&host.inner)));
+        host.inner
+            .tasks
+            .lock()
+            .expect("tasks lock")
+            .extend([reaper, filler]);
+        tracing::info!(
+            engines = report.engines,
+            orphans = report.orphans,
+            "sandbox host started"
+        );
+        Ok((host, report))
+    }
+
+    /// The host's image library.
+    pub fn images(&self) -> &ImageLibrary {
+        &self.inner.images
+    }
+
+    /// The configuration the host runs with.
+    pub fn config(&self) -> &DockerConfig {
+        &self.inner.cfg
+    }
+
+    /// Number of ready engines in the warm pool.
+    pub async fn warm_ready(&self) -> usize {
+        self.inner.warm.lock().await.len()
+    }
+
+    /// Kills every sandbox and warm engine and stops background work. The firewall chains
+    /// stay (they hold no per-session state); [`DockerHost::uninstall`] removes them.
+    pub async fn shutdown(&self) {
+        for t in self.inner.tasks.lock().expect("tasks lock").drain(..) {
+            t.abort();
+        }
+        let ids: Vec<SandboxId> = self.inner.sessions.read().await.keys().cloned().collect();
+        for id in ids {
+            let _ = self.kill(&id).await;
+        }
+        let warm: Vec<Engine> = self.inner.warm.lock().await.drain(..).collect();
+        for e in warm {
+            self.inner.destroy_engine(e).await;
+        }
+    }
+
+    /// Shuts down and removes the firewall chains too.
+    pub async fn uninstall(&self) -> Result<()> {
+        self.shutdown().await;
+        firewall::remove(&self.inner.chains).await
+    }
+
+    async fn session(&self, id: &SandboxId) -> Result<Arc<Session>> {
+        self.inner
+            .sessions
+            .read()
+            .await
+            .get(id)
+            .cloned()
+            .ok_or_else(|| HydraError::SandboxNotFound { id: id.to_string() })
+    }
+
+    async fn running(&self, id: &SandboxId) -> Result<Arc<Session>> {
+        let s = self.session(id).await?;
+        if state_of(&s).await != SandboxState::Running {
+            return Err(HydraError::SandboxNotRunning { id: id.to_string() });
+        }
+        Ok(s)
+    }
+
+    async fn info(&self, s: &Session) -> SandboxInfo {
+        let state = state_of(s).await;
+        let mut info = s.info.lock().expect("info lock").clone();
+        info.state = state;
+        info
+    }
+}
+
+async fn state_of(s: &Session) -> SandboxState {
+    match s
+        .engine
+        .docker
+        .inspect_container(ops::WORKSPACE, None)
+        .await
+    {
+        Ok(c) if c.state.as_ref().and_then(|st| st.running) == Some(true) => SandboxState::Running,
+        _ => SandboxState::Stopped,
+    }
+}
+
+async fn preflight(cfg: &DockerConfig) -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Err(HydraError::invalid(
+            "the docker sandbox host must run as root (it creates namespaces and firewall rules)",
+        ));
+    }
+    for tool in ["ip", "iptables", "nsenter"] {
+        sys::run("which", &[tool])
+            .await
+            .map_err(|_| HydraError::Command {
+                command: tool.into(),
+                detail: "not installed (Debian: iproute2, iptables, util-linux)".into(),
+            })?;
+    }
+    let dockerd = cfg.dockerd.to_string_lossy().into_owned();
+    sys::run("which", &[&dockerd])
+        .await
+        .map_err(|_| HydraError::Command {
+            command: dockerd.clone(),
+            detail: "not installed (Debian: docker.io)".into(),
+        })?;
+    // A pool that overlaps a route of the host would shadow part of the host's network.
+    let routes = sys::ip(&["-4", "route", "show"]).await.unwrap_or_default();
+    for line in routes.lines() {
+        let Some(dst) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Ok(net) = dst.parse::<Subnet>() else {
+            continue;
+        };
+        let own = line.contains(&format!(" dev hy{}", cfg.prefix));
+        for (what, pool) in [
+            ("uplink_pool", cfg.uplink_pool),
+            ("container_pool", cfg.container_pool),
+        ] {
+            if !own && net.overlaps(&pool) {
+                return Err(HydraError::invalid(format!(
+                    "{what} {pool} overlaps the host's route to {net}; choose another range"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Inner {
+    async fn new_engine(&self) -> Result<Engine> {
+        let key = format!("e{}", ulid::Ulid::new().to_string().to_lowercase());
+        let (uplink, pool) = {
+            let mut pools = self.pools.lock().await;
+            let uplink = pools.0.allocate(&key)?;
+            let pool = match pools.1.allocate(&key) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = pools.0.release(&key);
+                    return Err(e);
+                }
+            };
+            (uplink, pool)
+        };
+        let slot = (u32::from(uplink.network()) - u32::from(self.cfg.uplink_pool.network())) / 4;
+        let record = EngineRecord {
+            key: key.clone(),
+            slot,
+            prefix: self.cfg.prefix.clone(),
+            uplink,
+            pool,
+            data_dir: self.cfg.state_dir.join("engines").join(&key),
+            run_dir: self.cfg.run_dir.join(slot.to_string()),
+        };
+        let record_path = self.record_path(&key);
+        let body = serde_json::to_vec_pretty(&record).expect("record serialises");
+        if let Err(e) = std::fs::write(&record_path, body) {
+            self.release(&key).await;
+            return Err(HydraError::io("write engine record")(e));
+        }
+        match Engine::start(record, &self.opts).await {
+            Ok(e) => Ok(e),
+            Err(e) => {
+                let _ = std::fs::remove_file(&record_path);
+                self.release(&key).await;
+                Err(e)
+            }
+        }
+    }
+
+    fn record_path(&self, key: &str) -> PathBuf {
+        self.cfg
+            .state_dir
+            .join("engines")
+            .join(format!("{key}.json"))
+    }
+
+    async fn release(&self, key: &str) {
+        let mut pools = self.pools.lock().await;
+        let _ = pools.0.release(key);
+        let _ = pools.1.release(key);
+    }
+
+    async fn destroy_engine(&self, engine: Engine) {
+        let key = engine.record.key.clone();
+        engine.destroy().await;
+        let _ = std::fs::remove_file(self.record_path(&key));
+        self.release(&key).await;
+    }
+
+    async fn take_engine(&self) -> Result<Engine> {
+        let warm = self.warm.lock().await.pop();
+        self.warm_wanted.notify_one();
+        match warm {
+            Some(e) => Ok(e),
+            None => self.new_engine().await,
+        }
+    }
+}
+
+fn proxy_env() -> Vec<String> {
+    let mut env = Vec::new();
+    for k in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ] {
+        if let Ok(v) = std::env::var(k) {
+            env.push(format!("{k}={v}"));
+        }
+    }
+    env
+}
+
+const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+async fn start_workspace(inner: &Inner, engine: &Engine, spec: &SandboxSpec) -> Result<()> {
+    inner.images.ensure(&engine.docker, &spec.image).await?;
+    sys::apply_cgroup_limits(&engine.record.cgroup(), &spec.limits)?;
+    let mut env = proxy_env();
+    env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+    let rec = &engine.record;
+    let cmd = spec
+        .command
+        .clone()
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), KEEP_ALIVE.into()]);
+    let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: Some(cmd),
+        env: Some(env),
+        hostname: None,
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("host".into()),
+            binds: Some(vec![
+                format!("{}:/var/run/docker.sock", rec.socket().display()),
+                format!("{}:/etc/resolv.conf:ro", rec.resolv_conf().display()),
+            ]),
+            init: Some(true),
+            memory: spec.limits.memory_bytes.map(|m| m as i64),
+            memory_swap: spec.limits.memory_bytes.map(|m| m as i64),
+            nano_cpus: spec.limits.cpus.map(|c| (c * 1e9) as i64),
+            pids_limit: spec.limits.pids,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    engine
+        .docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(ops::WORKSPACE.into()),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await
+        .map_err(ops::engine_err)?;
+    engine
+        .docker
+        .start_container(ops::WORKSPACE, None)
+        .await
+        .map_err(ops::engine_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SandboxRuntime for DockerHost {
+    async fn create(&self, spec: SandboxSpec) -> Result<SandboxInfo> {
+        spec.validate()?;
+        let inner = &self.inner;
+        if !inner.images.contains(&spec.image) {
+            return Err(HydraError::ImageNotFound {
+                image: spec.image.clone(),
+            });
+        }
+        if inner.sessions.read().await.len() >= inner.cfg.max_sandboxes {
+            return Err(HydraError::AtCapacity {
+                reason: format!("{} sandboxes running", inner.cfg.max_sandboxes),
+            });
+        }
+        let id = SandboxId::generate();
+        let span = tracing::info_span!("sandbox_create", sandbox = %id, image = %spec.image);
+        let _g = span.enter();
+        let engine = inner.take_engine().await?;
+        if let Err(e) = start_workspace(inner, &engine, &spec).await {
+            inner.destroy_engine(engine).await;
+            return Err(e);
+        }
+        let now = Utc::now();
+        let timeout = spec.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let info = SandboxInfo {
+            id: id.clone(),
+            image: spec.image.clone(),
+            state: SandboxState::Running,
+            labels: spec.labels.clone(),
+            limits: spec.limits.clone(),
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
+        };
+        let mut base_env = proxy_env();
+        base_env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let session = Arc::new(Session {
+            info: std::sync::Mutex::new(info.clone()),
+            engine: Arc::new(engine),
+            base_env,
+        });
+        inner.sessions.write().await.insert(id, session);
+        tracing::info!("sandbox created");
+        Ok(info)
+    }
+
+    async fn get(&self, id: &SandboxId) -> Result<SandboxInfo> {
+        let s = self.session(id).await?;
+        Ok(self.info(&s).await)
+    }
+
+    async fn list(&self) -> Result<Vec<SandboxInfo>> {
+        let sessions: Vec<Arc<Session>> =
+            self.inner.sessions.read().await.values().cloned().collect();
+        let mut out = Vec::with_capacity(sessions.len());
+        for s in sessions {
+            out.push(self.info(&s).await);
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    async fn exec(&self, id: &SandboxId, spec: ExecSpec) -> Result<ExecStream> {
+        spec.validate()?;
+        let s = self.running(id).await?;
+        ops::exec(&s.engine.docker, &s.base_env, spec).await
+    }
+
+    async fn write_file(&self, id: &SandboxId, path: &str, data: Bytes) -> Result<()> {
+        crate::paths::sandbox_path(path)?;
+        let s = self.running(id).await?;
+        ops::write_file(
+            &s.engine.docker,
+            path,
+            data,
+            self.inner.cfg.max_upload_bytes,
+        )
+        .await
+    }
+
+    async fn read_file(&self, id: &SandboxId, path: &str) -> Result<Bytes> {
+        crate::paths::sandbox_path(path)?;
+        let s = self.running(id).await?;
+        ops::read_file(&s.engine.docker, path, self.inner.cfg.max_read_bytes).await
+    }
+
+    async fn list_dir(&self, id: &SandboxId, path: &str) -> Result<Vec<FileEntry>> {
+        crate::paths::sandbox_path(path)?;
+        let s = self.running(id).await?;
+        ops::list_dir(&s.engine.docker, path).await
+    }
+
+    async fn port_target(&self, id: &SandboxId, port: u16) -> Result<SocketAddr> {
+        if port == 0 {
+            return Err(HydraError::invalid("port must be 1-65535"));
+        }
+        let s = self.running(id).await?;
+        Ok(SocketAddr::new(s.engine.record.address().into(), port))
+    }
+
+    async fn logs(&self, id: &SandboxId, follow: bool) -> Result<LogStream> {
+        let s = self.session(id).await?;
+        Ok(ops::logs(&s.engine.docker, follow))
+    }
+
+    async fn set_timeout(&self, id: &SandboxId, timeout: Duration) -> Result<SandboxInfo> {
+        check_timeout(timeout)?;
+        let s = self.session(id).await?;
+        {
+            let mut info = s.info.lock().expect("info lock");
+            info.expires_at = Utc::now() + chrono::Duration::from_std(timeout).unwrap_or_default();
+        }
+        Ok(self.info(&s).await)
+    }
+
+    async fn kill(&self, id: &SandboxId) -> Result<()> {
+        let s = self
+            .inner
+            .sessions
+            .write()
+            .await
+            .remove(id)
+            .ok_or_else(|| HydraError::SandboxNotFound { id: id.to_string() })?;
+        let span = tracing::info_span!("sandbox_kill", sandbox = %id);
+        let _g = span.enter();
+        // Streams still running hold the engine; tear it down whatever they do.
+        let record = s.engine.record.clone();
+        match Arc::try_unwrap(s) {
+            Ok(session) => match Arc::try_unwrap(session.engine) {
+                Ok(engine) => self.inner.destroy_engine(engine).await,
+                Err(shared) => self.inner.destroy_record(&record, shared).await,
+            },
+            Err(shared) => {
+                self.inner
+                    .destroy_record(&record, shared.engine.clone())
+                    .await
+            }
+        }
+        tracing::info!("sandbox killed");
+        Ok(())
+    }
+}
+
+impl Inner {
+    async fn destroy_record(&self, record: &EngineRecord, _still_shared: Arc<Engine>) {
+        crate::docker::engine::teardown(record).await;
+        let _ = std::fs::remove_file(self.record_path(&record.key));
+        self.release(&record.key).await;
+    }
+}
+
+async fn reap_loop(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let interval = strong.cfg.reap_interval;
+        let now = Utc::now();
+        let expired: Vec<SandboxId> = strong
+            .sessions
+            .read()
+            .await
+            .iter()
+            .filter(|(_, s)| s.info.lock().expect("info lock").expires_at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let host = DockerHost { inner: strong };
+        for id in expired {
+            tracing::info!(sandbox = %id, "sandbox timed out");
+            let _ = host.kill(&id).await;
+        }
+        drop(host);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn warm_loop(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let want = strong.cfg.warm_pool;
+        let have = strong.warm.lock().await.len();
+        if have < want {
+            match strong.new_engine().await {
+                Ok(engine) => {
+                    for image in &strong.cfg.warm_images {
+                        if let Err(e) = strong.images.ensure(&engine.docker, image).await {
+                            tracing::warn!(image, error = %e, "warm pool: cannot import image");
+                        }
+                    }
+                    strong.warm.lock().await.push(engine);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "warm pool: cannot start engine");
+                    drop(strong);
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+            continue;
+        }
+        let wanted = strong.warm_wanted.clone();
+        drop(strong);
+        let _ = tokio::time::timeout(Duration::from_secs(5), wanted.notified()).await;
+    }
+}

@@ -1,0 +1,349 @@
+//! The sandbox API on REAL dockerd engines: exec with streamed output, files, limits,
+//! timeouts, bad input, and garbage collection after a crashed host.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use helix_hydra::{
+    ExecEvent, ExecSpec, FileKind, SandboxId, SandboxRuntime, SandboxSpec, SandboxState,
+};
+use support::*;
+
+fn state_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(format!("/var/tmp/hxt-state-{prefix}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_files_limits_and_bad_input() {
+    if !docker_available() {
+        return;
+    }
+    let dir = state_dir("tapi");
+    let host = start_host("tapi", 20, &dir, false).await;
+
+    // Unknown image: refused before anything is created.
+    let err = host
+        .create(SandboxSpec::new("nope/missing:1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "image_not_found");
+
+    let mut spec = SandboxSpec::new(IMAGE);
+    spec.env.insert("GREETING".into(), "hello".into());
+    spec.labels.insert("job".into(), "ci-42".into());
+    spec.limits.memory_bytes = Some(64 * 1024 * 1024);
+    spec.limits.pids = Some(64);
+    spec.limits.cpus = Some(0.5);
+    let sbx = host.create(spec).await.expect("create");
+    assert_eq!(sbx.state, SandboxState::Running);
+    assert_eq!(sbx.labels["job"], "ci-42");
+    assert_eq!(host.list().await.unwrap().len(), 1);
+
+    // Output streams as it is written: the first chunk arrives before the command ends.
+    let mut stream = host
+        .exec(
+            &sbx.id,
+            ExecSpec::new(["sh", "-c", "echo $GREETING; sleep 1; echo err >&2; exit 7"]),
+        )
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_millis(900), stream.next())
+        .await
+        .expect("first chunk before the command ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first,
+        ExecEvent::Stdout {
+            data: "hello\n".into()
+        }
+    );
+    let rest: Vec<ExecEvent> = stream.map(|e| e.unwrap()).collect().await;
+    assert_eq!(
+        rest,
+        vec![
+            ExecEvent::Stderr {
+                data: "err\n".into()
+            },
+            ExecEvent::Exit {
+                code: 7,
+                timed_out: false
+            }
+        ]
+    );
+
+    // cwd, env and a timeout that kills the command.
+    let mut spec = ExecSpec::new(["sh", "-c", "pwd; echo $X"]);
+    spec.cwd = Some("/tmp".into());
+    spec.env.insert("X".into(), "y".into());
+    let r = run(&host, &sbx.id, spec).await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, "/tmp\ny\n"));
+    let mut spec = ExecSpec::new(["sleep", "30"]);
+    spec.timeout = Some(Duration::from_millis(500));
+    let r = run(&host, &sbx.id, spec).await;
+    assert!(r.timed_out, "{r:?}");
+    assert_ne!(r.code, 0);
+
+    // Limits bound the session's cgroup tree.
+    let r = sh(
+        &host,
+        &sbx.id,
+        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+    )
+    .await;
+    assert_eq!(r.stdout.trim(), "64", "{r:?}");
+
+    // Files: round trip, nested parents, listing, binary content.
+    let body: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    host.write_file(&sbx.id, "/work/deep/dir/data.bin", body.clone().into())
+        .await
+        .unwrap();
+    let back = host
+        .read_file(&sbx.id, "/work//deep/./dir/data.bin")
+        .await
+        .unwrap();
+    assert_eq!(back.as_ref(), body.as_slice());
+    host.write_file(&sbx.id, "/work/deep/note.txt", "hi".into())
+        .await
+        .unwrap();
+    let r = sh(
+        &host,
+        &sbx.id,
+        "ln -s /work/deep/note.txt /work/link; cat /work/deep/note.txt",
+    )
+    .await;
+    assert_eq!(r.stdout, "hi");
+    assert_eq!(
+        host.read_file(&sbx.id, "/work/link")
+            .await
+            .unwrap()
+            .as_ref(),
+        b"hi"
+    );
+    let entries = host.list_dir(&sbx.id, "/work/deep").await.unwrap();
+    let names: Vec<(&str, FileKind)> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+    assert_eq!(
+        names,
+        vec![("dir", FileKind::Dir), ("note.txt", FileKind::File)]
+    );
+    assert_eq!(entries[1].size, 2);
+    assert_eq!(entries[1].path, "/work/deep/note.txt");
+
+    // Bad file requests.
+    for bad in ["../etc/passwd", "/work/../etc/passwd", "relative.txt"] {
+        assert_eq!(
+            host.read_file(&sbx.id, bad).await.unwrap_err().code(),
+            "invalid_path",
+            "{bad}"
+        );
+        assert_eq!(
+            host.write_file(&sbx.id, bad, "x".into())
+                .await
+                .unwrap_err()
+                .code(),
+            "invalid_path"
+        );
+        assert_eq!(
+            host.list_dir(&sbx.id, bad).await.unwrap_err().code(),
+            "invalid_path"
+        );
+    }
+    assert_eq!(
+        host.read_file(&sbx.id, "/nope/x").await.unwrap_err().code(),
+        "file_not_found"
+    );
+    assert_eq!(
+        host.list_dir(&sbx.id, "/nope").await.unwrap_err().code(),
+        "file_not_found"
+    );
+    assert_eq!(
+        host.read_file(&sbx.id, "/work").await.unwrap_err().code(),
+        "wrong_file_kind"
+    );
+    assert_eq!(
+        host.list_dir(&sbx.id, "/work/deep/note.txt")
+            .await
+            .unwrap_err()
+            .code(),
+        "wrong_file_kind"
+    );
+    let big = vec![0u8; 1024 * 1024 + 1];
+    let err = host
+        .write_file(&sbx.id, "/tmp/big", big.into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "too_large");
+    let r = sh(&host, &sbx.id, "ls /tmp/big 2>&1 || echo absent").await;
+    assert!(
+        r.stdout.contains("absent"),
+        "nothing of an oversized upload is written: {r:?}"
+    );
+    let r = sh(
+        &host,
+        &sbx.id,
+        "dd if=/dev/zero of=/tmp/big2 bs=1024 count=1100 2>/dev/null; echo ok",
+    )
+    .await;
+    assert_eq!(r.stdout.trim(), "ok");
+    assert_eq!(
+        host.read_file(&sbx.id, "/tmp/big2")
+            .await
+            .unwrap_err()
+            .code(),
+        "too_large"
+    );
+
+    // Unknown ids.
+    let ghost = SandboxId::generate();
+    assert_eq!(
+        host.get(&ghost).await.unwrap_err().code(),
+        "sandbox_not_found"
+    );
+    assert_eq!(
+        host.exec(&ghost, ExecSpec::new(["true"]))
+            .await
+            .err()
+            .unwrap()
+            .code(),
+        "sandbox_not_found"
+    );
+    assert_eq!(
+        host.kill(&ghost).await.unwrap_err().code(),
+        "sandbox_not_found"
+    );
+
+    // The workspace's main process ends: the sandbox is stopped, exec and files refuse.
+    let r = sh(&host, &sbx.id, "echo bye; kill -TERM 1").await;
+    assert_eq!(r.stdout, "bye\n");
+    let mut state = SandboxState::Running;
+    for _ in 0..50 {
+        state = host.get(&sbx.id).await.unwrap().state;
+        if state == SandboxState::Stopped {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, SandboxState::Stopped);
+    assert_eq!(
+        host.exec(&sbx.id, ExecSpec::new(["true"]))
+            .await
+            .err()
+            .unwrap()
+            .code(),
+        "sandbox_not_running"
+    );
+    assert_eq!(
+        host.read_file(&sbx.id, "/work/link")
+            .await
+            .unwrap_err()
+            .code(),
+        "sandbox_not_running"
+    );
+    host.kill(&sbx.id).await.unwrap();
+    assert_eq!(
+        host.kill(&sbx.id).await.unwrap_err().code(),
+        "sandbox_not_found"
+    );
+
+    // A timeout kills the sandbox; set_timeout extends it.
+    let mut spec = SandboxSpec::new(IMAGE);
+    spec.timeout = Some(Duration::from_secs(1));
+    let short = host.create(spec.clone()).await.unwrap();
+    let kept = host.create(spec).await.unwrap();
+    host.set_timeout(&kept.id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        if host.get(&short.id).await.is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the short sandbox was reaped");
+    assert_eq!(
+        host.get(&kept.id).await.unwrap().state,
+        SandboxState::Running
+    );
+    host.kill(&kept.id).await.unwrap();
+
+    host.uninstall().await.unwrap();
+    assert_eq!(leftovers("tapi"), Vec::<String>::new());
+    assert_eq!(firewall_rules("tapi"), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_host_removes_what_a_crashed_one_left() {
+    if !docker_available() {
+        return;
+    }
+    let dir = state_dir("tgc");
+    let _ = std::process::Command::new("sh")
+        .args(["-c", "iptables -D INPUT -j TGC-HYDRA-IN; iptables -D FORWARD -j TGC-HYDRA-FWD; iptables -t nat -D POSTROUTING -j TGC-HYDRA-NAT; iptables -F TGC-HYDRA-IN; iptables -X TGC-HYDRA-IN; iptables -F TGC-HYDRA-FWD; iptables -X TGC-HYDRA-FWD; iptables -t nat -F TGC-HYDRA-NAT; iptables -t nat -X TGC-HYDRA-NAT"])
+        .output();
+    let rules_before = firewall_rules("tgc");
+    assert_eq!(leftovers("tgc"), Vec::<String>::new());
+    let host = start_host("tgc", 30, &dir, false).await;
+    let rules_installed = firewall_rules("tgc");
+    assert_eq!(rules_before, Vec::<String>::new());
+    for rule in [
+        "-A TGC-HYDRA-FWD -i hytgc+ -o hy+ -j DROP",
+        "-A TGC-HYDRA-FWD -o hytgc+ -j DROP",
+        "-A TGC-HYDRA-IN -i hytgc+ -j DROP",
+        "-A TGC-HYDRA-NAT -s 10.251.30.0/24 ! -o hytgc+ -j MASQUERADE",
+    ] {
+        assert!(
+            rules_installed.iter().any(|r| r == rule),
+            "{rule} in {rules_installed:#?}"
+        );
+    }
+    let a = host.create(SandboxSpec::new(IMAGE)).await.unwrap();
+    let _b = host.create(SandboxSpec::new(IMAGE)).await.unwrap();
+    let r = sh(&host, &a.id, "echo alive").await;
+    assert_eq!(r.stdout, "alive\n");
+    let during = leftovers("tgc");
+    assert!(
+        during.iter().any(|l| l.starts_with("netns tgc-")),
+        "{during:?}"
+    );
+    assert!(
+        during.iter().any(|l| l.starts_with("link hytgc")),
+        "{during:?}"
+    );
+    assert!(
+        during
+            .iter()
+            .any(|l| l.starts_with("process ") && l.contains("dockerd")),
+        "{during:?}"
+    );
+    assert!(
+        during.iter().any(|l| l.starts_with("cgroup ")),
+        "{during:?}"
+    );
+
+    // Crash: the host goes away without tearing anything down.
+    std::mem::forget(host);
+
+    let host = start_host("tgc", 30, &dir, false).await;
+    assert_eq!(host.list().await.unwrap().len(), 0);
+    assert_eq!(
+        leftovers("tgc"),
+        Vec::<String>::new(),
+        "nothing of the crashed host is left"
+    );
+    assert_eq!(
+        firewall_rules("tgc"),
+        rules_installed,
+        "rules are re-installed, not duplicated"
+    );
+    host.uninstall().await.unwrap();
+    assert_eq!(firewall_rules("tgc"), rules_before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
