@@ -50,6 +50,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod addr_pool;
 pub mod docker;
 mod error;
@@ -57,6 +58,7 @@ pub mod paths;
 pub mod sandbox;
 mod subnet;
 
+pub use access::SandboxService;
 pub use addr_pool::AddrPool;
 pub use error::{HydraError, Result};
 pub use sandbox::{

@@ -24,6 +24,7 @@ const MAX_LABELS: usize = 64;
 const MAX_ENV: usize = 256;
 
 /// A sandbox id: `sbx_` followed by a lowercase ULID.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SandboxId(String);
@@ -64,6 +65,7 @@ impl std::fmt::Display for SandboxId {
 }
 
 /// Resource limits of a sandbox; `None` means the host's default.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -99,6 +101,7 @@ impl Limits {
 }
 
 /// What to create.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxSpec {
@@ -112,6 +115,7 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// Lifetime; the sandbox is killed when it passes (extend with `set_timeout`).
     #[serde(default, with = "opt_secs")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub timeout: Option<Duration>,
     /// Free-form labels, returned by `get`/`list`.
     #[serde(default)]
@@ -187,6 +191,7 @@ pub fn check_timeout(t: Duration) -> Result<()> {
 }
 
 /// Whether a sandbox runs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SandboxState {
@@ -197,6 +202,7 @@ pub enum SandboxState {
 }
 
 /// A sandbox as `get` and `list` show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxInfo {
     /// Its id.
@@ -216,6 +222,7 @@ pub struct SandboxInfo {
 }
 
 /// A command to run in a sandbox.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecSpec {
@@ -232,6 +239,7 @@ pub struct ExecSpec {
     pub user: Option<String>,
     /// Kill the command after this long.
     #[serde(default, with = "opt_secs")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub timeout: Option<Duration>,
 }
 
@@ -264,6 +272,7 @@ impl ExecSpec {
 }
 
 /// One piece of a running command's output, or its end.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExecEvent {
@@ -271,12 +280,14 @@ pub enum ExecEvent {
     Stdout {
         /// The bytes, as they came.
         #[serde(with = "lossy_bytes")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         data: Bytes,
     },
     /// Bytes the command wrote to standard error.
     Stderr {
         /// The bytes, as they came.
         #[serde(with = "lossy_bytes")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         data: Bytes,
     },
     /// The command ended. Always the last event.
@@ -289,6 +300,7 @@ pub enum ExecEvent {
 }
 
 /// The kind of a directory entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
@@ -303,6 +315,7 @@ pub enum FileKind {
 }
 
 /// One entry of a directory listing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Its name within the directory.

@@ -37,7 +37,7 @@ async fn sandboxes_cannot_see_or_reach_each_other() {
         return;
     }
     let dir = std::path::PathBuf::from("/var/tmp/hxt-state-tiso");
-    let _ = std::fs::remove_dir_all(&dir);
+    clean_dir(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let host = start_host("tiso", 10, &dir, true).await;
 

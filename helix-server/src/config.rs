@@ -76,6 +76,58 @@ pub struct ServeConfig {
     /// GPU runners and the scheduler.
     #[command(flatten)]
     pub runners: RunnerPoolArgs,
+    /// The in-process sandbox host.
+    #[command(flatten)]
+    pub sandboxes: SandboxArgs,
+}
+
+/// Whether `helix serve` runs an in-process sandbox host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SandboxMode {
+    /// On when the process runs as root and `dockerd` is installed; otherwise off with a
+    /// warning.
+    Auto,
+    /// On; failing to start it stops the server.
+    On,
+    /// Off: the sandbox API answers `not_configured`.
+    Off,
+}
+
+/// The in-process sandbox host (a dockerd per sandbox; see docs/sandboxes.md).
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Run sandboxes in this process: `auto`, `on` or `off`.
+    #[arg(
+        long = "sandboxes",
+        env = "HELIX_SANDBOXES",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub sandbox_mode: SandboxMode,
+    /// Persistent sandbox state (engine data roots, image library); default DATA_DIR/sandboxes.
+    #[arg(long, env = "HELIX_SANDBOX_STATE_DIR")]
+    pub sandbox_state_dir: Option<PathBuf>,
+    /// Names of this host's namespaces, links, cgroups and firewall chains (2-4 lowercase
+    /// letters); one sandbox host per prefix per machine.
+    #[arg(long, env = "HELIX_SANDBOX_PREFIX", default_value = "hx")]
+    pub sandbox_prefix: String,
+    /// Ready engines kept for fast creation.
+    #[arg(long, env = "HELIX_SANDBOX_WARM", default_value_t = 1)]
+    pub sandbox_warm: usize,
+    /// Most sandboxes at once.
+    #[arg(long, env = "HELIX_SANDBOX_MAX", default_value_t = 16)]
+    pub sandbox_max: usize,
+    /// Largest file upload into a sandbox (the request body limit applies too).
+    #[arg(long, env = "HELIX_SANDBOX_MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub sandbox_max_upload_bytes: u64,
+    /// Import an image into the library at start: `NAME[:TAG]=ROOTFS.tar` (repeat; `;`
+    /// in the variable). The first one is also imported into warm engines.
+    #[arg(
+        long = "sandbox-image",
+        env = "HELIX_SANDBOX_IMAGES",
+        value_delimiter = ';'
+    )]
+    pub sandbox_images: Vec<String>,
 }
 
 /// The runner pool: the scheduler's settings, and the in-process runner.

@@ -83,7 +83,11 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         // For example a global endpoint already named `runners` of another kind.
         tracing::warn!(error = %e, "cannot create the runners endpoint; runner models are reachable only by defaults");
     }
-    Ok(AppState::new(cp, http).with_runners(hub))
+    let mut state = AppState::new(cp, http).with_runners(hub);
+    if let Some(host) = crate::sandbox_host::start(&cfg.sandboxes, &cfg.data_dir).await? {
+        state = state.with_sandbox_host(host);
+    }
+    Ok(state)
 }
 
 /// The scheduler's settings from flags.
@@ -173,6 +177,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let janitor = tokio::spawn(cleanup_loop(state.cp.clone()));
     let cp = state.cp.clone();
     let hub = state.runners.clone();
+    let sandbox_host = state.sandbox_host.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let local_runner = match (
         &hub,
@@ -201,6 +206,10 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     }
     if let Some(hub) = hub {
         hub.shutdown();
+    }
+    if let Some(host) = sandbox_host {
+        // Sandboxes do not outlive the control plane that owns them (yet).
+        host.shutdown().await;
     }
     cp.store().close().await;
     tracing::info!("helix stopped");

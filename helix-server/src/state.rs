@@ -15,6 +15,10 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// The hub GPU runners connect to, when this host has one.
     pub runners: Option<helix_sched::hub::RunnerHub>,
+    /// Sandboxes, when this host runs a sandbox host.
+    pub sandboxes: Option<Arc<helix_hydra::SandboxService>>,
+    /// The in-process Docker sandbox host behind `sandboxes`, if any (for shutdown).
+    pub sandbox_host: Option<helix_hydra::docker::DockerHost>,
 }
 
 /// Settings of the HTTP layer.
@@ -53,7 +57,21 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             http: Arc::new(http),
             runners: None,
+            sandboxes: None,
+            sandbox_host: None,
         }
+    }
+
+    /// With sandboxes served by `runtime`.
+    pub fn with_sandboxes(mut self, runtime: Arc<dyn helix_hydra::SandboxRuntime>) -> Self {
+        self.sandboxes = Some(Arc::new(helix_hydra::SandboxService::new(runtime)));
+        self
+    }
+
+    /// With an in-process Docker sandbox host.
+    pub fn with_sandbox_host(mut self, host: helix_hydra::docker::DockerHost) -> Self {
+        self.sandbox_host = Some(host.clone());
+        self.with_sandboxes(Arc::new(host))
     }
 
     /// With a runner hub (runners may connect; admins see the scheduler).

@@ -131,6 +131,7 @@ struct Inner {
     warm: Mutex<Vec<Engine>>,
     warm_wanted: Arc<Notify>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 /// Runs sandboxes, each with its own dockerd in its own network namespace.
@@ -148,6 +149,7 @@ impl DockerHost {
     pub async fn start(cfg: DockerConfig) -> Result<(DockerHost, GcReport)> {
         cfg.validate()?;
         preflight(&cfg).await?;
+        let lock = lock_prefix(&cfg.prefix)?;
         let records = cfg.state_dir.join("engines");
         for dir in [&cfg.state_dir, &records, &cfg.run_dir] {
             std::fs::create_dir_all(dir)
@@ -183,6 +185,7 @@ impl DockerHost {
             warm: Mutex::new(Vec::new()),
             warm_wanted: Arc::new(Notify::new()),
             tasks: std::sync::Mutex::new(Vec::new()),
+            _lock: lock,
             cfg,
         });
         let host = DockerHost { inner };
@@ -274,6 +277,27 @@ async fn state_of(s: &Session) -> SandboxState {
         Ok(c) if c.state.as_ref().and_then(|st| st.running) == Some(true) => SandboxState::Running,
         _ => SandboxState::Stopped,
     }
+}
+
+/// One host per prefix per machine: a second would collect the first one's engines as
+/// garbage. The lock is released when the host (its last clone) is dropped or the
+/// process dies.
+fn lock_prefix(prefix: &str) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = format!("/run/helix-hydra-{prefix}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(HydraError::io(format!("open {path}")))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        HydraError::AtCapacity {
+            reason: format!(
+                "another sandbox host uses prefix {prefix:?} on this machine ({path} is locked); \
+                 give each host its own prefix"
+            ),
+        }
+    })
 }
 
 async fn preflight(cfg: &DockerConfig) -> Result<()> {

@@ -264,3 +264,12 @@ pub fn firewall_rules(prefix: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Removes what an earlier, failed run left in `dir` (engine mounts included).
+pub fn clean_dir(dir: &Path) {
+    let script = format!(
+        "awk '{{print $5}}' /proc/self/mountinfo | grep '^{d}/' | sort -r | xargs -r umount -l; rm -rf {d}",
+        d = dir.display()
+    );
+    let _ = Command::new("sh").args(["-c", &script]).status();
+}

@@ -12,6 +12,7 @@ mod orgs;
 mod providers;
 mod runner_tokens;
 mod runners;
+mod sandboxes;
 mod sessions;
 mod usage;
 mod ws;
@@ -88,6 +89,21 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ws::ws))
         .routes(routes!(runners::connect))
         .routes(routes!(runners::scheduler))
+        .routes(routes!(sandboxes::list, sandboxes::create))
+        .routes(routes!(sandboxes::get, sandboxes::kill))
+        .routes(routes!(sandboxes::set_timeout))
+        .routes(routes!(sandboxes::exec))
+        .routes(routes!(sandboxes::read_file, sandboxes::write_file))
+        .routes(routes!(sandboxes::list_dir))
+        .routes(routes!(sandboxes::logs))
+        .route(
+            "/api/v1/sandboxes/{sandbox_id}/ports/{port}/{*path}",
+            axum::routing::any(sandboxes::proxy),
+        )
+        .route(
+            "/api/v1/sandboxes/{sandbox_id}/ports/{port}/",
+            axum::routing::any(sandboxes::proxy),
+        )
 }
 
 /// The OpenAPI document of the API, generated from the route annotations.

@@ -74,6 +74,8 @@ async fn start(dir: &std::path::Path, extra: &[&str]) -> (Proc, String) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_helix"))
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        // Tests that want sandboxes pass `--sandboxes on` (the flag beats the variable).
+        .env("HELIX_SANDBOXES", "off")
         .arg("--data-dir")
         .arg(dir)
         .args(extra)
@@ -88,7 +90,21 @@ async fn start(dir: &std::path::Path, extra: &[&str]) -> (Proc, String) {
 
 /// Registers the admin, returns an API key.
 pub async fn admin_key(http: &reqwest::Client, base: &str) -> String {
-    let creds = json!({"email": "admin@example.com", "password": "correct horse battery"});
+    user_key_with(http, base, "admin@example.com").await
+}
+
+/// Registers a user (the first one becomes site admin) and returns an API key of theirs.
+#[allow(dead_code)]
+pub async fn user_key(base: &str, email: &str) -> String {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    user_key_with(&http, base, email).await
+}
+
+async fn user_key_with(http: &reqwest::Client, base: &str, email: &str) -> String {
+    let creds = json!({"email": email, "password": "correct horse battery"});
     http.post(format!("{base}/api/v1/auth/register"))
         .json(&creds)
         .send()

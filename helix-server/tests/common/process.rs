@@ -19,6 +19,8 @@ impl Server {
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_helix"))
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            // Tests that want sandboxes pass `--sandboxes on` (the flag beats the variable).
+            .env("HELIX_SANDBOXES", "off")
             .arg("--data-dir")
             .arg(dir.path())
             .args(extra)

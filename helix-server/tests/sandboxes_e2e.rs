@@ -1,0 +1,537 @@
+//! The sandbox API end to end: a real `helix serve --sandboxes on` process running REAL
+//! dockerd engines; exec streamed as NDJSON, files, a port through the control plane,
+//! who may see what, bad input, and a killed server leaving nothing behind.
+
+mod common;
+
+use common::engine::{start_helix_with, user_key, Proc};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const PREFIX: &str = "tsv";
+const IMAGE: &str = "hxtest/busybox:1";
+const WWW: &str = "served-through-helix";
+
+fn docker_available() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false);
+    let tools = ["dockerd", "ip", "iptables", "nsenter", "busybox"]
+        .iter()
+        .all(|t| {
+            Command::new("which")
+                .arg(t)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if !(root && tools) {
+        if std::env::var("HELIX_TEST_REQUIRE_DOCKER").as_deref() == Ok("1") {
+            panic!("HELIX_TEST_REQUIRE_DOCKER=1 but root={root} tools={tools}");
+        }
+        eprintln!("skipping: needs root, dockerd, ip, iptables, nsenter and busybox");
+    }
+    root && tools
+}
+
+/// A busybox root filesystem tarball with a web root.
+fn rootfs(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    let tar = dir.join("busybox.tar");
+    let script = format!(
+        "set -e; mkdir -p {r}/bin {r}/www {r}/tmp {r}/etc; cp \"$(command -v busybox)\" {r}/bin/busybox; \
+         for a in $({r}/bin/busybox --list); do [ -e {r}/bin/$a ] || ln -s busybox {r}/bin/$a; done; \
+         printf '{WWW}' > {r}/www/index.html; tar -C {r} -cf {t} .",
+        r = root.display(),
+        t = tar.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tar
+}
+
+fn leftovers() -> Vec<String> {
+    let mut out = Vec::new();
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    for l in String::from_utf8_lossy(&ns.stdout).lines() {
+        if l.starts_with(&format!("{PREFIX}-")) {
+            out.push(format!("netns {l}"));
+        }
+    }
+    for e in std::fs::read_dir("/sys/class/net").unwrap().flatten() {
+        let n = e.file_name().into_string().unwrap();
+        if n.starts_with(&format!("hy{PREFIX}")) {
+            out.push(format!("link {n}"));
+        }
+    }
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(c) = std::fs::read(p.path().join("cmdline")) {
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            if c.contains(&format!("/run/helix-hydra/{PREFIX}/")) {
+                out.push(format!("process {c}"));
+            }
+        }
+    }
+    for m in std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+    {
+        if m.contains(&format!("/run/helix-hydra/{PREFIX}/")) || m.contains("hxt-srv-state") {
+            out.push(format!("mount {m}"));
+        }
+    }
+    for ctl in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        if let Ok(rd) = std::fs::read_dir(ctl.path()) {
+            for e in rd.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{PREFIX}-"))
+                {
+                    out.push(format!("cgroup {}", e.path().display()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+struct Api {
+    http: Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Runs a command; returns the NDJSON events.
+    async fn exec(&self, key: &str, id: &str, cmd: &[&str]) -> Vec<Value> {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/sandboxes/{id}/exec", self.base))
+            .bearer_auth(key)
+            .json(&json!({"cmd": cmd}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+        let text = resp.text().await.unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+            .collect()
+    }
+}
+
+fn stdout_of(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "stdout")
+        .map(|e| e["data"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_api_end_to_end() {
+    if !docker_available() {
+        return;
+    }
+    let dir = PathBuf::from("/var/tmp/hxt-srv-state");
+    clean_dir(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = format!("{IMAGE}={}", rootfs(&dir).display());
+    let data = dir.join("data");
+    let args = [
+        "--sandboxes",
+        "on",
+        "--sandbox-prefix",
+        PREFIX,
+        "--sandbox-warm",
+        "1",
+        "--sandbox-image",
+        &image,
+        "--sandbox-max-upload-bytes",
+        "1048576",
+    ];
+    let (mut helix, base) = start_helix_with(&data, &args).await;
+    let api = Api {
+        http: Client::new(),
+        base: base.clone(),
+    };
+    let admin = user_key(&base, "admin@example.com").await;
+    let alice = user_key(&base, "alice@example.com").await;
+    let bob = user_key(&base, "bob@example.com").await;
+
+    // Create: owned by the caller, running at once.
+    let (st, sbx) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE, "labels": {"job": "e2e"}, "timeout": 120})),
+        )
+        .await;
+    assert_eq!(st, 201, "{sbx}");
+    let id = sbx["id"].as_str().unwrap().to_owned();
+    assert_eq!(sbx["state"], "running");
+    assert_eq!(sbx["labels"]["job"], "e2e");
+    assert!(sbx["labels"]["helix.owner"].is_string());
+
+    // Exec: stdout, stderr and the exit code, one event per line, exit last.
+    let events = api
+        .exec(&alice, &id, &["sh", "-c", "echo out; echo err >&2; exit 3"])
+        .await;
+    assert_eq!(stdout_of(&events), "out\n");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "stderr" && e["data"] == "err\n"),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last().unwrap(),
+        &json!({"type": "exit", "code": 3, "timed_out": false})
+    );
+
+    // Files round trip, listing, bad paths, oversized uploads.
+    let put = |path: &str, body: Vec<u8>| {
+        api.http
+            .put(format!("{base}/api/v1/sandboxes/{id}/files"))
+            .query(&[("path", path)])
+            .bearer_auth(&alice)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        put("/data/in.txt", b"payload".to_vec())
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let got = api
+        .http
+        .get(format!("{base}/api/v1/sandboxes/{id}/files"))
+        .query(&[("path", "/data/in.txt")])
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"payload");
+    let (st, listing) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}/dir?path=/data"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(listing[0]["name"], "in.txt");
+    assert_eq!(listing[0]["kind"], "file");
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}/files?path=/data/../etc/passwd"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_path"))
+    );
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}/files?path=/nope"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("file_not_found"))
+    );
+    let resp = put("/data/big", vec![0u8; 1024 * 1024 + 1]).await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "too_large");
+    let events = api.exec(&alice, &id, &["sh", "-c", "ls /data"]).await;
+    assert_eq!(
+        stdout_of(&events),
+        "in.txt\n",
+        "nothing of the oversized upload was written"
+    );
+
+    // A port of the sandbox, reached through the control plane.
+    let events = api
+        .exec(&alice, &id, &["httpd", "-p", "8000", "-h", "/www"])
+        .await;
+    assert_eq!(events.last().unwrap()["code"], 0);
+    let mut body = String::new();
+    for _ in 0..50 {
+        let r = api
+            .http
+            .get(format!("{base}/api/v1/sandboxes/{id}/ports/8000/"))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            body = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(body, WWW);
+    let r = api
+        .http
+        .get(format!("{base}/api/v1/sandboxes/{id}/ports/8001/"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502, "nothing listens on 8001");
+
+    // Who may see what: the owner and site admins; anyone else gets not-found; no key 401.
+    let paths: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/api/v1/sandboxes/{id}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/sandboxes/{id}/exec"),
+            Some(json!({"cmd": ["true"]})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/sandboxes/{id}/files?path=/data/in.txt"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/sandboxes/{id}/dir?path=/"),
+            None,
+        ),
+        (Method::GET, format!("/api/v1/sandboxes/{id}/logs"), None),
+        (
+            Method::POST,
+            format!("/api/v1/sandboxes/{id}/timeout"),
+            Some(json!({"timeout": 60})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/sandboxes/{id}/ports/8000/"),
+            None,
+        ),
+        (Method::DELETE, format!("/api/v1/sandboxes/{id}"), None),
+    ];
+    for (m, p, b) in &paths {
+        let (st, err) = api.call(Some(&bob), m.clone(), p, b.clone()).await;
+        assert_eq!(
+            (st, err["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("sandbox_not_found")),
+            "bob {m} {p}"
+        );
+        let (st, _) = api.call(None, m.clone(), p, b.clone()).await;
+        assert_eq!(st, 401, "anonymous {m} {p}");
+    }
+    let (st, _) = api
+        .call(
+            Some(&admin),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "site admins see every sandbox");
+    let (_, list) = api
+        .call(Some(&bob), Method::GET, "/api/v1/sandboxes", None)
+        .await;
+    assert_eq!(list, json!([]));
+    let (_, list) = api
+        .call(Some(&alice), Method::GET, "/api/v1/sandboxes", None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (st, _) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE, "labels": {"helix.owner": "me"}})),
+        )
+        .await;
+    assert_eq!(st, 422, "reserved labels are refused");
+
+    // Bad input.
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": "nope/none:1"})),
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("image_not_found"))
+    );
+    let (st, _) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE, "imag": 1})),
+        )
+        .await;
+    assert_eq!(st, 422, "unknown fields");
+    let r = api
+        .http
+        .post(format!("{base}/api/v1/sandboxes"))
+        .bearer_auth(&alice)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 400 || r.status() == 422, "{}", r.status());
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            "/api/v1/sandboxes/sbx_../../etc",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("sandbox_not_found"))
+    );
+
+    // Exec in a stopped sandbox; then kill.
+    api.exec(&alice, &id, &["kill", "-TERM", "1"]).await;
+    let mut code = None;
+    for _ in 0..50 {
+        let (st, err) = api
+            .call(
+                Some(&alice),
+                Method::POST,
+                &format!("/api/v1/sandboxes/{id}/exec"),
+                Some(json!({"cmd": ["true"]})),
+            )
+            .await;
+        if st == 409 {
+            code = err["error"]["code"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code.as_deref(), Some("sandbox_not_running"));
+    let (st, _) = api
+        .call(
+            Some(&alice),
+            Method::DELETE,
+            &format!("/api/v1/sandboxes/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, _) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // Kill the server with a sandbox running; a restart leaves nothing of it behind.
+    let (st, _) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert!(
+        leftovers().iter().any(|l| l.contains("dockerd")),
+        "{:?}",
+        leftovers()
+    );
+    helix.0.kill().unwrap();
+    helix.0.wait().unwrap();
+    drop(helix);
+    let args = [
+        "--sandboxes",
+        "on",
+        "--sandbox-prefix",
+        PREFIX,
+        "--sandbox-warm",
+        "0",
+    ];
+    let (helix, base) = start_helix_with(&data, &args).await;
+    assert_eq!(
+        leftovers(),
+        Vec::<String>::new(),
+        "the restarted server collected everything"
+    );
+    let (_, list) = Api {
+        http: Client::new(),
+        base,
+    }
+    .call(Some(&alice), Method::GET, "/api/v1/sandboxes", None)
+    .await;
+    assert_eq!(list, json!([]));
+    stop(helix);
+    assert_eq!(leftovers(), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Removes what an earlier, failed run left in `dir` (engine mounts included).
+fn clean_dir(dir: &Path) {
+    let script = format!(
+        "awk '{{print $5}}' /proc/self/mountinfo | grep '^{d}/' | sort -r | xargs -r umount -l; rm -rf {d}",
+        d = dir.display()
+    );
+    let _ = Command::new("sh").args(["-c", &script]).status();
+}
+
+fn stop(mut helix: Proc) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &helix.0.id().to_string()])
+        .status();
+    let _ = helix.0.wait();
+}
