@@ -214,6 +214,12 @@ impl DockerHost {
         &self.inner.cfg
     }
 
+    /// The Docker socket of a sandbox's own engine, on the host (for operators debugging a
+    /// session with `docker -H unix://...`, and for benchmarks).
+    pub async fn engine_socket(&self, id: &SandboxId) -> Result<PathBuf> {
+        Ok(self.session(id).await?.engine.record.socket())
+    }
+
     /// Number of ready engines in the warm pool.
     pub async fn warm_ready(&self) -> usize {
         self.inner.warm.lock().await.len()
