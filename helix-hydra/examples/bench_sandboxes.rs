@@ -6,7 +6,8 @@
 //!
 //! Measures create-to-first-successful-exec (`true`), p50/p95 over RUNS (default 20):
 //! - **cold**: a new engine per sandbox (namespace, veth, DNS, dockerd, image import);
-//! - **warm**: an engine from the warm pool (the pool refills between runs);
+//! - **warm**: an engine from the warm pool, its workspace already started (the pool
+//!   refills between runs, so this is the latency of an idle host, not sustained load);
 //! - **baseline** (same run): a plain container created, started and exec'd in one
 //!   already-running shared dockerd, i.e. what creation costs with no per-session
 //!   isolation at all.
@@ -103,7 +104,7 @@ async fn main() -> Res<()> {
         ms(b95)
     );
     println!(
-        "| warm pool (engine ready) | {} | {} | {:.2}x |",
+        "| warm pool (engine and workspace started ahead) | {} | {} | {:.2}x |",
         ms(w50),
         ms(w95),
         ratio(w50)

@@ -90,13 +90,7 @@ async fn exec_files_limits_and_bad_input() {
     assert_ne!(r.code, 0);
 
     // Limits bound the session's cgroup tree.
-    let r = sh(
-        &host,
-        &sbx.id,
-        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
-    )
-    .await;
-    assert_eq!(r.stdout.trim(), "64", "{r:?}");
+    assert_pids_bounded(&host, &sbx.id, 64).await;
 
     // Files: round trip, nested parents, listing, binary content.
     let body: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
@@ -276,6 +270,72 @@ async fn exec_files_limits_and_bad_input() {
     host.uninstall().await.unwrap();
     assert_eq!(leftovers("tapi"), Vec::<String>::new());
     assert_eq!(firewall_rules("tapi"), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts 100 background processes; at most `limit` processes may exist at once.
+async fn assert_pids_bounded(host: &helix_hydra::docker::DockerHost, id: &SandboxId, limit: usize) {
+    let r = sh(
+        host,
+        id,
+        // Only builtins once the limit is reached: a fork would fail.
+        // (ash gives up on the first failed fork, so the loop runs in a subshell.)
+        "(for i in $(seq 1 100); do sleep 30 & done) 2>/dev/null; \
+         set -- /proc/[0-9]*; n=$#; \
+         for p in /proc/[0-9]*; do read -r c < $p/comm && [ \"$c\" = sleep ] && kill ${p#/proc/}; done; \
+         echo $n",
+    )
+    .await;
+    let n: usize = r.stdout.trim().parse().unwrap_or_else(|_| panic!("{r:?}"));
+    assert!(
+        n <= limit && n > limit / 2,
+        "{n} processes with pids limit {limit}: {r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_engines_with_a_prestarted_workspace_honour_the_spec() {
+    if !docker_available() {
+        return;
+    }
+    let dir = state_dir("twm");
+    let host = start_host_with("twm", 40, &dir, false, |cfg| {
+        cfg.warm_pool = 1;
+        cfg.warm_images = vec![IMAGE.into()];
+    })
+    .await;
+    for _ in 0..600 {
+        if host.warm_ready().await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(host.warm_ready().await, 1, "the warm engine is ready");
+    let mut spec = SandboxSpec::new(IMAGE);
+    spec.env.insert("FROM_SPEC".into(), "yes".into());
+    spec.limits.pids = Some(48);
+    let sbx = host.create(spec).await.unwrap();
+    let r = sh(&host, &sbx.id, "echo $FROM_SPEC").await;
+    assert_eq!(r.stdout, "yes\n");
+    assert_pids_bounded(&host, &sbx.id, 48).await;
+    // A custom command never gets a prestarted workspace.
+    let mut spec = SandboxSpec::new(IMAGE);
+    spec.command = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo custom-main; exec sleep 600".into(),
+    ]);
+    let custom = host.create(spec).await.unwrap();
+    let mut logs = host.logs(&custom.id, false).await.unwrap();
+    let first = logs.next().await.unwrap().unwrap();
+    assert_eq!(
+        first,
+        ExecEvent::Stdout {
+            data: "custom-main\n".into()
+        }
+    );
+    host.uninstall().await.unwrap();
+    assert_eq!(leftovers("twm"), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

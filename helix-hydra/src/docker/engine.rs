@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::docker::dns::{self, DnsServer, NameTable};
 use crate::docker::sys;
@@ -99,7 +100,8 @@ impl Engine {
     /// Creates the namespace, the veth pair, the DNS server and dockerd, and waits until
     /// dockerd answers. On failure everything created so far is torn down.
     pub async fn start(record: EngineRecord, opts: &EngineOptions) -> Result<Engine> {
-        match Self::start_inner(&record, opts).await {
+        let span = tracing::info_span!("engine_start", slot = record.slot, netns = %record.netns());
+        match Self::start_inner(&record, opts).instrument(span).await {
             Ok(engine) => Ok(engine),
             Err(e) => {
                 teardown(&record).await;
@@ -109,8 +111,6 @@ impl Engine {
     }
 
     async fn start_inner(record: &EngineRecord, opts: &EngineOptions) -> Result<Engine> {
-        let span = tracing::info_span!("engine_start", slot = record.slot, netns = %record.netns());
-        let _g = span.enter();
         for dir in [&record.data_dir, &record.run_dir] {
             std::fs::create_dir_all(dir)
                 .map_err(HydraError::io(format!("create {}", dir.display())))?;

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use tokio::sync::{Mutex, Notify, RwLock};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::docker::engine::{Engine, EngineOptions, EngineRecord};
 use crate::docker::firewall::{self, Chains};
@@ -120,6 +121,14 @@ struct Session {
     base_env: Vec<String>,
 }
 
+/// A ready engine; `workspace` names the image of a workspace already running in it
+/// (started ahead for the first of `warm_images`, with the default command).
+#[derive(Debug)]
+struct Warm {
+    engine: Engine,
+    workspace: Option<String>,
+}
+
 #[derive(Debug)]
 struct Inner {
     cfg: DockerConfig,
@@ -128,7 +137,7 @@ struct Inner {
     chains: Chains,
     pools: Mutex<(AddrPool, AddrPool)>,
     sessions: RwLock<HashMap<SandboxId, Arc<Session>>>,
-    warm: Mutex<Vec<Engine>>,
+    warm: Mutex<Vec<Warm>>,
     warm_wanted: Arc<Notify>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     _lock: nix::fcntl::Flock<std::fs::File>,
@@ -228,16 +237,37 @@ impl DockerHost {
     /// Kills every sandbox and warm engine and stops background work. The firewall chains
     /// stay (they hold no per-session state); [`DockerHost::uninstall`] removes them.
     pub async fn shutdown(&self) {
-        for t in self.inner.tasks.lock().expect("tasks lock").drain(..) {
+        let tasks: Vec<JoinHandle<()>> = self
+            .inner
+            .tasks
+            .lock()
+            .expect("tasks lock")
+            .drain(..)
+            .collect();
+        for t in tasks {
             t.abort();
+            // Wait until it is gone, so nothing is half-made after this point.
+            let _ = t.await;
         }
         let ids: Vec<SandboxId> = self.inner.sessions.read().await.keys().cloned().collect();
         for id in ids {
             let _ = self.kill(&id).await;
         }
-        let warm: Vec<Engine> = self.inner.warm.lock().await.drain(..).collect();
-        for e in warm {
-            self.inner.destroy_engine(e).await;
+        let warm: Vec<Warm> = self.inner.warm.lock().await.drain(..).collect();
+        for w in warm {
+            self.inner.destroy_engine(w.engine).await;
+        }
+        // An engine the warm pool was starting when it was stopped is known only by its
+        // record and names: collect it like a crash's leftovers.
+        let cfg = &self.inner.cfg;
+        let report =
+            gc::collect_all(&cfg.prefix, &cfg.state_dir.join("engines"), &cfg.run_dir).await;
+        if report.engines + report.orphans > 0 {
+            tracing::info!(
+                engines = report.engines,
+                orphans = report.orphans,
+                "shutdown collected half-started engines"
+            );
         }
     }
 
@@ -412,14 +442,56 @@ impl Inner {
         self.release(&key).await;
     }
 
-    async fn take_engine(&self) -> Result<Engine> {
-        let warm = self.warm.lock().await.pop();
+    /// An engine for `spec`: a warm one whose workspace already runs the spec's image
+    /// (then `true` is returned and only limits remain to apply), any other warm one, or
+    /// a new one.
+    async fn take_engine(&self, spec: &SandboxSpec) -> Result<(Engine, bool)> {
+        let wanted = normalise(&spec.image);
+        let taken = {
+            let mut warm = self.warm.lock().await;
+            let exact = warm.iter().position(|w| {
+                spec.command.is_none() && w.workspace.is_some() && w.workspace == wanted
+            });
+            match exact {
+                Some(i) => Some(warm.remove(i)),
+                None => warm.pop(),
+            }
+        };
         self.warm_wanted.notify_one();
-        match warm {
-            Some(e) => Ok(e),
-            None => self.new_engine().await,
+        match taken {
+            Some(Warm {
+                engine,
+                workspace: Some(image),
+            }) if Some(&image) == wanted.as_ref() && spec.command.is_none() => Ok((engine, true)),
+            Some(Warm {
+                engine,
+                workspace: Some(_),
+            }) => {
+                // Prestarted with another image: clear it out.
+                let opts = bollard::query_parameters::RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                };
+                if let Err(e) = engine
+                    .docker
+                    .remove_container(ops::WORKSPACE, Some(opts))
+                    .await
+                {
+                    self.destroy_engine(engine).await;
+                    return Err(ops::engine_err(e));
+                }
+                Ok((engine, false))
+            }
+            Some(Warm { engine, .. }) => Ok((engine, false)),
+            None => Ok((self.new_engine().await?, false)),
         }
     }
+}
+
+fn normalise(image: &str) -> Option<String> {
+    crate::docker::images::parse_reference(image)
+        .ok()
+        .map(|(repo, tag)| format!("{repo}:{tag}"))
 }
 
 fn proxy_env() -> Vec<String> {
@@ -509,33 +581,12 @@ impl SandboxRuntime for DockerHost {
         }
         let id = SandboxId::generate();
         let span = tracing::info_span!("sandbox_create", sandbox = %id, image = %spec.image);
-        let _g = span.enter();
-        let engine = inner.take_engine().await?;
-        if let Err(e) = start_workspace(inner, &engine, &spec).await {
-            inner.destroy_engine(engine).await;
-            return Err(e);
-        }
-        let now = Utc::now();
-        let timeout = spec.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let info = SandboxInfo {
-            id: id.clone(),
-            image: spec.image.clone(),
-            state: SandboxState::Running,
-            labels: spec.labels.clone(),
-            limits: spec.limits.clone(),
-            created_at: now,
-            expires_at: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
-        };
-        let mut base_env = proxy_env();
-        base_env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
-        let session = Arc::new(Session {
-            info: std::sync::Mutex::new(info.clone()),
-            engine: Arc::new(engine),
-            base_env,
-        });
-        inner.sessions.write().await.insert(id, session);
-        tracing::info!("sandbox created");
-        Ok(info)
+        // Runs to the end even if the caller goes away, so nothing is left half-made; a
+        // sandbox whose caller left is listed and expires like any other.
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.create(id, spec).await }.instrument(span))
+            .await
+            .map_err(|e| HydraError::invalid(format!("create task failed: {e}")))?
     }
 
     async fn get(&self, id: &SandboxId) -> Result<SandboxInfo> {
@@ -616,26 +667,61 @@ impl SandboxRuntime for DockerHost {
             .remove(id)
             .ok_or_else(|| HydraError::SandboxNotFound { id: id.to_string() })?;
         let span = tracing::info_span!("sandbox_kill", sandbox = %id);
-        let _g = span.enter();
-        // Streams still running hold the engine; tear it down whatever they do.
-        let record = s.engine.record.clone();
-        match Arc::try_unwrap(s) {
-            Ok(session) => match Arc::try_unwrap(session.engine) {
-                Ok(engine) => self.inner.destroy_engine(engine).await,
-                Err(shared) => self.inner.destroy_record(&record, shared).await,
-            },
-            Err(shared) => {
-                self.inner
-                    .destroy_record(&record, shared.engine.clone())
-                    .await
+        // Streams still running hold the engine; tear it down whatever they do, and to
+        // the end even if the caller goes away.
+        let inner = self.inner.clone();
+        let task = async move {
+            let record = s.engine.record.clone();
+            match Arc::try_unwrap(s) {
+                Ok(session) => match Arc::try_unwrap(session.engine) {
+                    Ok(engine) => inner.destroy_engine(engine).await,
+                    Err(shared) => inner.destroy_record(&record, shared).await,
+                },
+                Err(shared) => inner.destroy_record(&record, shared.engine.clone()).await,
             }
-        }
-        tracing::info!("sandbox killed");
+            tracing::info!("sandbox killed");
+        };
+        let _ = tokio::spawn(task.instrument(span)).await;
         Ok(())
     }
 }
 
 impl Inner {
+    async fn create(self: Arc<Self>, id: SandboxId, spec: SandboxSpec) -> Result<SandboxInfo> {
+        let inner = &self;
+        let (engine, prestarted) = inner.take_engine(&spec).await?;
+        let ready = if prestarted {
+            sys::apply_cgroup_limits(&engine.record.cgroup(), &spec.limits)
+        } else {
+            start_workspace(inner, &engine, &spec).await
+        };
+        if let Err(e) = ready {
+            inner.destroy_engine(engine).await;
+            return Err(e);
+        }
+        let now = Utc::now();
+        let timeout = spec.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let info = SandboxInfo {
+            id: id.clone(),
+            image: spec.image.clone(),
+            state: SandboxState::Running,
+            labels: spec.labels.clone(),
+            limits: spec.limits.clone(),
+            created_at: now,
+            expires_at: now + chrono::Duration::from_std(timeout).unwrap_or_default(),
+        };
+        let mut base_env = proxy_env();
+        base_env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+        let session = Arc::new(Session {
+            info: std::sync::Mutex::new(info.clone()),
+            engine: Arc::new(engine),
+            base_env,
+        });
+        inner.sessions.write().await.insert(id, session);
+        tracing::info!("sandbox created");
+        Ok(info)
+    }
+
     async fn destroy_record(&self, record: &EngineRecord, _still_shared: Arc<Engine>) {
         crate::docker::engine::teardown(record).await;
         let _ = std::fs::remove_file(self.record_path(&record.key));
@@ -683,7 +769,20 @@ async fn warm_loop(inner: std::sync::Weak<Inner>) {
                             tracing::warn!(image, error = %e, "warm pool: cannot import image");
                         }
                     }
-                    strong.warm.lock().await.push(engine);
+                    // The first warm image gets its workspace started ahead, so creating a
+                    // sandbox of it only applies limits.
+                    let mut workspace = None;
+                    if let Some(image) = strong.cfg.warm_images.first() {
+                        match start_workspace(&strong, &engine, &SandboxSpec::new(image.clone()))
+                            .await
+                        {
+                            Ok(()) => workspace = normalise(image),
+                            Err(e) => {
+                                tracing::warn!(image, error = %e, "warm pool: cannot prestart a workspace")
+                            }
+                        }
+                    }
+                    strong.warm.lock().await.push(Warm { engine, workspace });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "warm pool: cannot start engine");

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
-use helix_hydra::docker::{DockerConfig, DockerHost, ImageConfig};
+use helix_hydra::docker::{DockerConfig, DockerHost, ImageConfig, ImageLibrary};
 use helix_hydra::{ExecEvent, ExecSpec, SandboxId, SandboxRuntime};
 
 pub const IMAGE: &str = "hxtest/busybox:1";
@@ -139,6 +139,18 @@ fn is_static(path: &str) -> bool {
 /// A host with its own prefix and address ranges (so test binaries running at the same
 /// time never share anything), its images imported.
 pub async fn start_host(prefix: &str, third_octet: u8, dir: &Path, tools: bool) -> DockerHost {
+    start_host_with(prefix, third_octet, dir, tools, |_| {}).await
+}
+
+/// [`start_host`] with changes to the configuration; images are in the library before
+/// the host starts (so warm engines find them).
+pub async fn start_host_with(
+    prefix: &str,
+    third_octet: u8,
+    dir: &Path,
+    tools: bool,
+    change: impl FnOnce(&mut DockerConfig),
+) -> DockerHost {
     let mut cfg = DockerConfig::new(dir.join("state"), format!("/run/hxt/{prefix}"));
     cfg.prefix = prefix.into();
     cfg.uplink_pool = format!("10.251.{third_octet}.0/24").parse().unwrap();
@@ -147,19 +159,21 @@ pub async fn start_host(prefix: &str, third_octet: u8, dir: &Path, tools: bool) 
     cfg.max_upload_bytes = 1024 * 1024;
     cfg.max_read_bytes = 1024 * 1024;
     cfg.reap_interval = Duration::from_millis(200);
-    let (host, _) = DockerHost::start(cfg).await.expect("start docker host");
+    change(&mut cfg);
     let images = dir.join("images");
     std::fs::create_dir_all(&images).unwrap();
+    let library = ImageLibrary::new(cfg.state_dir.join("images"));
     let rootfs = build_rootfs(&images, false);
-    host.images()
+    library
         .import_rootfs(IMAGE, &rootfs, &ImageConfig::default())
         .expect("import busybox");
     if tools {
         let rootfs = build_rootfs(&images, true);
-        host.images()
+        library
             .import_rootfs(TOOLS_IMAGE, &rootfs, &ImageConfig::default())
             .expect("import tools");
     }
+    let (host, _) = DockerHost::start(cfg).await.expect("start docker host");
     host
 }
 
