@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs Helix on its embedded defaults: SQLite and a generated encryption key in
 # ./.helix-data, listening on http://localhost:8080. Extra arguments go to `helix serve`
-# (see `helix serve --help`), e.g. `bash scripts/run.sh --port 9000`.
+# (see `helix serve --help`), e.g. `bash scripts/run.sh --port 9000`. As root it also
+# installs what sandboxes need (docker.io, iptables, ...) and imports a busybox image as
+# `helix/busybox` (docs/sandboxes.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,26 @@ if ! command -v cc >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# Sandboxes (a dockerd per sandbox) need root and these Debian packages; without them
+# `helix serve` runs with sandboxes off and says why.
+sandbox_args=()
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for cmd in dockerd:docker.io iptables:iptables ip:iproute2 nsenter:util-linux busybox:busybox-static file:file; do
+    command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "run.sh: installing the sandbox host's dependencies (${missing[*]}) ..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+if command -v busybox >/dev/null 2>&1 && [ -z "${HELIX_SANDBOX_IMAGES:-}" ]; then
+  # A minimal image so sandboxes work out of the box (docs/images.md for real ones).
+  mkdir -p .helix-data/images
+  [ -f .helix-data/images/busybox.tar ] || bash scripts/busybox-image.sh .helix-data/images/busybox.tar
+  sandbox_args=(--sandbox-image "helix/busybox=$PWD/.helix-data/images/busybox.tar")
+fi
 echo "run.sh: building helix (release; the first build takes a few minutes) ..." >&2
 cargo build --release -p helix-server --bin helix
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-exec "$target_dir/release/helix" serve "$@"
+exec "$target_dir/release/helix" serve "${sandbox_args[@]}" "$@"
