@@ -101,6 +101,58 @@ async fn sandboxes_cannot_see_or_reach_each_other() {
     .await;
     assert_eq!(r.stdout, WWW_TEXT, "sibling → svc-a: {r:?}");
 
+    // The engine serves the sandbox but refuses every way to the host through it.
+    let refused = [
+        (
+            "host root bind mount",
+            format!("docker run --rm -v /:/host {TOOLS_IMAGE} ls /host"),
+        ),
+        (
+            "privileged container",
+            format!("docker run --rm --privileged {TOOLS_IMAGE} true"),
+        ),
+        (
+            "host pid namespace",
+            format!("docker run --rm --pid host {TOOLS_IMAGE} true"),
+        ),
+        (
+            "CAP_SYS_ADMIN",
+            format!("docker run --rm --cap-add SYS_ADMIN {TOOLS_IMAGE} true"),
+        ),
+        (
+            "a host device",
+            format!("docker run --rm --device /dev/kmsg {TOOLS_IMAGE} true"),
+        ),
+        (
+            "seccomp off",
+            format!("docker run --rm --security-opt seccomp=unconfined {TOOLS_IMAGE} true"),
+        ),
+        (
+            "cgroup escape",
+            format!("docker run --rm --cgroup-parent / {TOOLS_IMAGE} true"),
+        ),
+        (
+            "bind volume",
+            "docker volume create --opt type=none --opt o=bind --opt device=/ hostroot".to_owned(),
+        ),
+        (
+            "privileged exec",
+            "docker exec --privileged svc-a true".to_owned(),
+        ),
+    ];
+    for (what, cmd) in refused {
+        let r = sh(&host, &a.id, &cmd).await;
+        assert_ne!(r.code, 0, "{what} must be refused: {r:?}");
+        assert!(r.stderr.contains("authorization denied"), "{what}: {r:?}");
+    }
+    let r = sh(
+        &host,
+        &a.id,
+        &format!("docker run --rm -v data:/data {TOOLS_IMAGE} sh -c 'echo kept > /data/f' && docker run --rm -v data:/data {TOOLS_IMAGE} cat /data/f"),
+    )
+    .await;
+    assert_eq!(r.stdout, "kept\n", "named volumes work: {r:?}");
+
     // Names: A's resolve in A, B's do not.
     let r = sh(&host, &a.id, "nslookup svc-a && nslookup pub-a").await;
     assert_eq!(r.code, 0, "A's names resolve in A: {r:?}");

@@ -101,6 +101,14 @@ fn leftovers() -> Vec<String> {
             }
         }
     }
+    if let Ok(rd) = std::fs::read_dir("/run/docker/plugins") {
+        for e in rd.flatten() {
+            let n = e.file_name().into_string().unwrap();
+            if n.starts_with(&format!("hydra-{PREFIX}-")) {
+                out.push(format!("plugin socket {n}"));
+            }
+        }
+    }
     out.sort();
     out
 }

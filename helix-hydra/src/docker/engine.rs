@@ -16,6 +16,7 @@ use bollard::Docker;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
+use crate::docker::authz::{self, AuthzPlugin};
 use crate::docker::dns::{self, DnsServer, NameTable};
 use crate::docker::sys;
 use crate::{HydraError, Result, Subnet};
@@ -52,6 +53,10 @@ impl EngineRecord {
     pub fn ns_veth(&self) -> String {
         format!("hz{}{}", self.prefix, self.slot)
     }
+    /// The engine's authorization plugin (`authz.rs`).
+    pub fn plugin_name(&self) -> String {
+        format!("hydra-{}-{}", self.prefix, self.slot)
+    }
     pub fn cgroup(&self) -> String {
         format!("{}-{}", self.prefix, self.slot)
     }
@@ -85,6 +90,7 @@ pub(crate) struct Engine {
     pub record: EngineRecord,
     pub docker: Docker,
     _dns: DnsServer,
+    _authz: AuthzPlugin,
     child: tokio::sync::Mutex<Option<tokio::process::Child>>,
 }
 
@@ -154,6 +160,12 @@ impl Engine {
             let first = Subnet::new(record.pool.network(), 24)?;
             format!("{}/24", first.gateway().expect("a /24 has a gateway"))
         };
+        // The plugin answers before dockerd starts: dockerd checks it at start.
+        let own_binds = vec![
+            record.socket().to_string_lossy().into_owned(),
+            record.resolv_conf().to_string_lossy().into_owned(),
+        ];
+        let authz = authz::start(&record.plugin_name(), own_binds)?;
         let nspath = format!("--net=/run/netns/{ns}");
         let mut cmd = tokio::process::Command::new("nsenter");
         cmd.arg(&nspath)
@@ -175,6 +187,8 @@ impl Engine {
             .arg(record.address().to_string())
             .arg("--cgroup-parent")
             .arg(format!("/{}", record.cgroup()))
+            .arg("--authorization-plugin")
+            .arg(record.plugin_name())
             .arg("--log-level")
             .arg("warn")
             .stdin(Stdio::null())
@@ -230,6 +244,7 @@ impl Engine {
             record: record.clone(),
             docker,
             _dns: dns,
+            _authz: authz,
             child: tokio::sync::Mutex::new(Some(child)),
         })
     }
@@ -266,6 +281,7 @@ pub(crate) async fn teardown(record: &EngineRecord) {
     if let Err(e) = sys::delete_link(&record.host_veth()).await {
         tracing::warn!(link = %record.host_veth(), error = %e, "cannot delete veth");
     }
+    let _ = std::fs::remove_file(authz::socket_path(&record.plugin_name()));
     for dir in [&record.run_dir, &record.data_dir] {
         if let Err(e) = sys::remove_tree(dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot remove engine directory");

@@ -52,6 +52,16 @@ pub(crate) async fn collect_all(prefix: &str, records_dir: &Path, run_root: &Pat
             report.orphans += 1;
         }
     }
+    let plugin_prefix = format!("hydra-{prefix}-");
+    if let Ok(rd) = std::fs::read_dir(crate::docker::authz::PLUGIN_DIR) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let slot = name.strip_suffix(".sock").unwrap_or("");
+            if is_slot_name(slot, &plugin_prefix) && std::fs::remove_file(e.path()).is_ok() {
+                report.orphans += 1;
+            }
+        }
+    }
     if let Ok(rd) = std::fs::read_dir(records_dir) {
         for e in rd.flatten() {
             if e.path().is_dir() && sys::remove_tree(&e.path()).is_ok() {

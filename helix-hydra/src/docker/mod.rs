@@ -8,9 +8,13 @@
 //!   networking of the session engine), so it reaches every container of the session and
 //!   every port they publish, and gets the engine's socket so `docker` works inside it;
 //! - `firewall.rs` keeps sessions from each other and from the host's services;
+//! - `authz.rs` is each engine's authorization plugin: a sandbox uses its engine freely
+//!   but cannot reach the host through it (privileged containers, host mounts, host
+//!   namespaces, extra capabilities and devices are refused);
 //! - `gc.rs` removes whatever a dead process left behind, at start;
 //! - `images.rs` is the image library sessions import from.
 
+mod authz;
 mod dns;
 mod engine;
 mod firewall;

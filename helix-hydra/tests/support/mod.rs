@@ -257,6 +257,14 @@ pub fn leftovers(prefix: &str) -> Vec<String> {
             }
         }
     }
+    if let Ok(rd) = std::fs::read_dir("/run/docker/plugins") {
+        for e in rd.flatten() {
+            let n = e.file_name().into_string().unwrap();
+            if n.starts_with(&format!("hydra-{prefix}-")) {
+                out.push(format!("plugin socket {n}"));
+            }
+        }
+    }
     out.sort();
     out
 }
