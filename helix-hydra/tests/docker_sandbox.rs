@@ -244,6 +244,40 @@ async fn exec_files_limits_and_bad_input() {
         "sandbox_not_found"
     );
 
+    // A sandbox whose engine dies is collected with everything it had.
+    let doomed = host.create(SandboxSpec::new(IMAGE)).await.unwrap();
+    let sock = host.engine_socket(&doomed.id).await.unwrap();
+    let pid: i32 = std::fs::read_to_string(sock.with_file_name("docker.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let before = leftovers("tapi").len();
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let mut collected = false;
+    for _ in 0..100 {
+        if host.get(&doomed.id).await.is_err() {
+            collected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(collected, "a sandbox with a dead engine is collected");
+    let after = leftovers("tapi");
+    assert!(
+        after.len() < before,
+        "its engine's leftovers went too: {after:?}"
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.contains(&sock.parent().unwrap().display().to_string())),
+        "{after:?}"
+    );
+
     // A timeout kills the sandbox; set_timeout extends it.
     let mut spec = SandboxSpec::new(IMAGE);
     spec.timeout = Some(Duration::from_secs(1));

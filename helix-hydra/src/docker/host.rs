@@ -729,6 +729,13 @@ impl Inner {
     }
 }
 
+fn engine_alive(record: &EngineRecord) -> bool {
+    sys::read_pidfile(&record.pidfile())
+        .is_some_and(|pid| sys::alive(pid) && sys::comm(pid).as_deref() == Some("dockerd"))
+}
+
+/// Every `reap_interval`: kills expired sandboxes and collects sessions and warm engines
+/// whose dockerd died.
 async fn reap_loop(inner: std::sync::Weak<Inner>) {
     loop {
         let Some(strong) = inner.upgrade() else {
@@ -744,10 +751,38 @@ async fn reap_loop(inner: std::sync::Weak<Inner>) {
             .filter(|(_, s)| s.info.lock().expect("info lock").expires_at <= now)
             .map(|(id, _)| id.clone())
             .collect();
+        // Sessions whose engine died (dockerd killed, OOM) are dead: collect them.
+        let dead: Vec<SandboxId> = strong
+            .sessions
+            .read()
+            .await
+            .iter()
+            .filter(|(_, s)| !engine_alive(&s.engine.record))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let dead_warm: Vec<Warm> = {
+            let mut warm = strong.warm.lock().await;
+            let (alive, dead): (Vec<Warm>, Vec<Warm>) =
+                warm.drain(..).partition(|w| engine_alive(&w.engine.record));
+            *warm = alive;
+            dead
+        };
         let host = DockerHost { inner: strong };
         for id in expired {
             tracing::info!(sandbox = %id, "sandbox timed out");
             let _ = host.kill(&id).await;
+        }
+        for id in dead {
+            tracing::warn!(sandbox = %id, "sandbox engine died; collecting the sandbox");
+            let _ = host.kill(&id).await;
+        }
+        for w in dead_warm {
+            tracing::warn!(
+                slot = w.engine.record.slot,
+                "warm engine died; collecting it"
+            );
+            host.inner.destroy_engine(w.engine).await;
+            host.inner.warm_wanted.notify_one();
         }
         drop(host);
         tokio::time::sleep(interval).await;
