@@ -187,6 +187,29 @@ pub enum HydraError {
         source: io::Error,
     },
 
+    /// The sandbox host that runs the sandbox is not connected (restarting, or gone).
+    #[error("sandbox host {host} is not connected")]
+    HostUnavailable {
+        /// The host's id.
+        host: String,
+    },
+
+    /// The operation is not available for this sandbox.
+    #[error("{what} is not supported here")]
+    Unsupported {
+        /// What.
+        what: String,
+    },
+
+    /// An error a remote sandbox host reported, with its code.
+    #[error("{message}")]
+    Remote {
+        /// The host's error code (one of this enum's codes).
+        code: &'static str,
+        /// The host's message.
+        message: String,
+    },
+
     /// This build has no backend for the requested runtime.
     #[error("helix-hydra was built without the {feature} backend")]
     BuiltWithout {
@@ -219,6 +242,9 @@ impl HydraError {
             HydraError::Engine { .. } => "engine_error",
             HydraError::Io { .. } => "host_io",
             HydraError::BuiltWithout { .. } => "built_without",
+            HydraError::HostUnavailable { .. } => "host_unavailable",
+            HydraError::Unsupported { .. } => "unsupported",
+            HydraError::Remote { code, .. } => code,
         }
     }
 
@@ -238,7 +264,62 @@ impl HydraError {
                 | HydraError::WrongFileKind { .. }
                 | HydraError::FileNotFound { .. }
                 | HydraError::TooLarge { .. }
-        )
+        ) || matches!(self, HydraError::Remote { code, .. } if USER_CODES.contains(code))
+    }
+}
+
+/// Codes of errors that are the caller's fault.
+const USER_CODES: [&str; 11] = [
+    "invalid_cidr",
+    "invalid_pool_config",
+    "invalid_session_id",
+    "sandbox_not_found",
+    "sandbox_not_running",
+    "image_not_found",
+    "invalid_request",
+    "invalid_path",
+    "wrong_file_kind",
+    "file_not_found",
+    "too_large",
+];
+
+/// Every code a [`HydraError`] can have, for errors that cross a wire.
+const ALL_CODES: [&str; 23] = [
+    "invalid_cidr",
+    "invalid_pool_config",
+    "invalid_session_id",
+    "pool_exhausted",
+    "pool_file_io",
+    "corrupt_pool_file",
+    "pool_config_mismatch",
+    "sandbox_not_found",
+    "sandbox_not_running",
+    "image_not_found",
+    "invalid_request",
+    "invalid_path",
+    "wrong_file_kind",
+    "file_not_found",
+    "too_large",
+    "at_capacity",
+    "host_command_failed",
+    "engine_error",
+    "host_io",
+    "built_without",
+    "host_unavailable",
+    "unsupported",
+    "remote_error",
+];
+
+impl HydraError {
+    /// An error reported by a remote host: its code is kept when it is one of ours
+    /// (`remote_error` otherwise).
+    pub fn remote(code: &str, message: String) -> HydraError {
+        let code = ALL_CODES
+            .iter()
+            .find(|c| **c == code)
+            .copied()
+            .unwrap_or("remote_error");
+        HydraError::Remote { code, message }
     }
 }
 

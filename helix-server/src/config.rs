@@ -111,6 +111,21 @@ pub struct SandboxArgs {
     /// letters); one sandbox host per prefix per machine.
     #[arg(long, env = "HELIX_SANDBOX_PREFIX", default_value = "hx")]
     pub sandbox_prefix: String,
+    /// The /30 links between the host and each sandbox come from here; must not overlap
+    /// the host's networks or another sandbox host's range on the same machine.
+    #[arg(
+        long,
+        env = "HELIX_SANDBOX_UPLINK_POOL",
+        default_value = "10.250.0.0/16"
+    )]
+    pub sandbox_uplink_pool: String,
+    /// Each sandbox's container networks (a /20 each) come from here.
+    #[arg(
+        long,
+        env = "HELIX_SANDBOX_CONTAINER_POOL",
+        default_value = "10.128.0.0/12"
+    )]
+    pub sandbox_container_pool: String,
     /// Ready engines kept for fast creation.
     #[arg(long, env = "HELIX_SANDBOX_WARM", default_value_t = 1)]
     pub sandbox_warm: usize,

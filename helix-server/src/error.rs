@@ -96,7 +96,10 @@ impl From<helix_hydra::HydraError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "at_capacity" | "pool_exhausted" => StatusCode::SERVICE_UNAVAILABLE,
+            "at_capacity" | "pool_exhausted" | "host_unavailable" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            "unsupported" => StatusCode::NOT_IMPLEMENTED,
             "engine_error" => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -19,6 +19,7 @@ pub mod metrics;
 mod routes;
 pub mod runner_cmd;
 pub mod sandbox_host;
+pub mod sandbox_link;
 pub mod serve;
 pub mod state;
 

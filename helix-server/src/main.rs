@@ -18,6 +18,8 @@ enum Command {
     Serve(Box<ServeConfig>),
     /// Run a GPU runner that dials out to a control plane and serves models on it.
     Runner(Box<helix_server::runner_cmd::RunnerArgs>),
+    /// Run a sandbox host that dials out to a control plane (a dockerd per sandbox; as root).
+    SandboxHost(Box<helix_server::sandbox_host::SandboxHostArgs>),
     /// Print the OpenAPI document of the API.
     Openapi,
     /// Benchmarks, each against a baseline measured in the same run.
@@ -55,6 +57,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Runner(args) => {
             init_tracing(LogFormat::Text);
             helix_server::runner_cmd::run(*args).await
+        }
+        Command::SandboxHost(args) => {
+            init_tracing(LogFormat::Text);
+            helix_server::sandbox_host::run_remote(*args).await
         }
         Command::Bench(BenchCommand::Auth(args)) => {
             init_tracing(LogFormat::Text);

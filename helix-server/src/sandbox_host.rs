@@ -39,6 +39,16 @@ async fn start_inner(args: &SandboxArgs, data_dir: &Path) -> anyhow::Result<Dock
         format!("/run/helix-hydra/{}", args.sandbox_prefix),
     );
     cfg.prefix = args.sandbox_prefix.clone();
+    cfg.uplink_pool = args
+        .sandbox_uplink_pool
+        .parse()
+        .with_context(|| format!("bad --sandbox-uplink-pool {:?}", args.sandbox_uplink_pool))?;
+    cfg.container_pool = args.sandbox_container_pool.parse().with_context(|| {
+        format!(
+            "bad --sandbox-container-pool {:?}",
+            args.sandbox_container_pool
+        )
+    })?;
     cfg.warm_pool = args.sandbox_warm;
     cfg.max_sandboxes = args.sandbox_max;
     cfg.max_upload_bytes = args.sandbox_max_upload_bytes;
@@ -76,4 +86,81 @@ async fn start_inner(args: &SandboxArgs, data_dir: &Path) -> anyhow::Result<Dock
         "sandbox host ready"
     );
     Ok(host)
+}
+
+/// `helix sandbox-host`: a sandbox host that dials out to a control plane.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SandboxHostArgs {
+    /// The control plane, `http(s)://host:port`.
+    #[arg(long, env = "HELIX_SERVER")]
+    pub server: String,
+    /// A node token (`hxr-...`, from `POST /api/v1/runner-tokens`); its runner id is
+    /// this host's id.
+    #[arg(long, env = "HELIX_SANDBOX_HOST_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Where the host keeps its state unless `--sandbox-state-dir` says otherwise.
+    #[arg(long, env = "HELIX_DATA_DIR", default_value = ".helix-sandbox-host")]
+    pub data_dir: std::path::PathBuf,
+    /// The sandbox host's settings (`--sandboxes` is ignored: it is always on here).
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// Runs a sandbox host until SIGINT/SIGTERM: starts the Docker host, then keeps a link
+/// to the control plane, reconnecting with backoff. Sandboxes keep running while the
+/// link is down; they are stopped when the host stops.
+pub async fn run_remote(args: SandboxHostArgs) -> anyhow::Result<()> {
+    let mut sargs = args.sandbox.clone();
+    sargs.sandbox_mode = SandboxMode::On;
+    let host = start(&sargs, &args.data_dir)
+        .await?
+        .context("the sandbox host did not start")?;
+    let max = host.config().max_sandboxes;
+    let runtime: std::sync::Arc<dyn helix_hydra::SandboxRuntime> =
+        std::sync::Arc::new(host.clone());
+    let connector = helix_sched::runner::connect::WsConnector::with_path(
+        &args.server,
+        "/api/v1/sandbox-hosts/connect",
+        args.token.clone(),
+    )?;
+    let link = async {
+        let mut attempt = 0u32;
+        loop {
+            match helix_sched::runner::Connector::connect(&connector).await {
+                Ok(connected) => {
+                    attempt = 0;
+                    let (rx, tx) = crate::sandbox_link::bridge(connected.transport);
+                    match helix_hydra::remote::serve_link(runtime.clone(), max, rx, tx).await {
+                        helix_hydra::remote::LinkEnd::Closed(why) => {
+                            tracing::warn!(
+                                reason = why,
+                                "link to the control plane closed; reconnecting"
+                            )
+                        }
+                        helix_hydra::remote::LinkEnd::Refused(why) => {
+                            tracing::error!(
+                                reason = why,
+                                "the control plane broke the protocol; reconnecting"
+                            )
+                        }
+                    }
+                }
+                Err(e) if e.contains(" 401 ") || e.contains(" 403 ") => {
+                    anyhow::bail!("the control plane refused the token: {e}");
+                }
+                Err(e) => tracing::warn!(error = e, attempt, "cannot reach the control plane"),
+            }
+            attempt = attempt.saturating_add(1);
+            // Full jitter, 0.5 s doubling up to 30 s.
+            let cap = (500u64 << attempt.min(6)).min(30_000);
+            let wait = rand::random::<u64>() % cap.max(1);
+            tokio::time::sleep(std::time::Duration::from_millis(wait.max(100))).await;
+        }
+    };
+    let result = tokio::select! {
+        r = link => r,
+        _ = crate::serve::shutdown_signal() => Ok(()),
+    };
+    host.shutdown().await;
+    result
 }

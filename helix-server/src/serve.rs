@@ -84,9 +84,8 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         tracing::warn!(error = %e, "cannot create the runners endpoint; runner models are reachable only by defaults");
     }
     let mut state = AppState::new(cp, http).with_runners(hub);
-    if let Some(host) = crate::sandbox_host::start(&cfg.sandboxes, &cfg.data_dir).await? {
-        state = state.with_sandbox_host(host);
-    }
+    let local = crate::sandbox_host::start(&cfg.sandboxes, &cfg.data_dir).await?;
+    state = state.with_fleet(local);
     Ok(state)
 }
 

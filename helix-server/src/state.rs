@@ -17,6 +17,8 @@ pub struct AppState {
     pub runners: Option<helix_sched::hub::RunnerHub>,
     /// Sandboxes, when this host runs a sandbox host.
     pub sandboxes: Option<Arc<helix_hydra::SandboxService>>,
+    /// Every sandbox host (the in-process one and those that dial in) as one runtime.
+    pub fleet: Option<helix_hydra::remote::SandboxFleet>,
     /// The in-process Docker sandbox host behind `sandboxes`, if any (for shutdown).
     pub sandbox_host: Option<helix_hydra::docker::DockerHost>,
 }
@@ -58,6 +60,7 @@ impl AppState {
             http: Arc::new(http),
             runners: None,
             sandboxes: None,
+            fleet: None,
             sandbox_host: None,
         }
     }
@@ -68,10 +71,20 @@ impl AppState {
         self
     }
 
-    /// With an in-process Docker sandbox host.
-    pub fn with_sandbox_host(mut self, host: helix_hydra::docker::DockerHost) -> Self {
-        self.sandbox_host = Some(host.clone());
-        self.with_sandboxes(Arc::new(host))
+    /// With a fleet of sandbox hosts: remote hosts may dial in, and `local` (the
+    /// in-process Docker host, if any) takes sandboxes too.
+    pub fn with_fleet(mut self, local: Option<helix_hydra::docker::DockerHost>) -> Self {
+        let member = local.as_ref().map(|h| {
+            let max = h.config().max_sandboxes;
+            (
+                Arc::new(h.clone()) as Arc<dyn helix_hydra::SandboxRuntime>,
+                max,
+            )
+        });
+        let fleet = helix_hydra::remote::SandboxFleet::new(member);
+        self.sandbox_host = local;
+        self.fleet = Some(fleet.clone());
+        self.with_sandboxes(Arc::new(fleet))
     }
 
     /// With a runner hub (runners may connect; admins see the scheduler).

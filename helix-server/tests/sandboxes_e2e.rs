@@ -60,23 +60,27 @@ fn rootfs(dir: &Path) -> PathBuf {
 }
 
 fn leftovers() -> Vec<String> {
+    leftovers_of(PREFIX)
+}
+
+fn leftovers_of(prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     for l in String::from_utf8_lossy(&ns.stdout).lines() {
-        if l.starts_with(&format!("{PREFIX}-")) {
+        if l.starts_with(&format!("{prefix}-")) {
             out.push(format!("netns {l}"));
         }
     }
     for e in std::fs::read_dir("/sys/class/net").unwrap().flatten() {
         let n = e.file_name().into_string().unwrap();
-        if n.starts_with(&format!("hy{PREFIX}")) {
+        if n.starts_with(&format!("hy{prefix}")) {
             out.push(format!("link {n}"));
         }
     }
     for p in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(c) = std::fs::read(p.path().join("cmdline")) {
             let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            if c.contains(&format!("/run/helix-hydra/{PREFIX}/")) {
+            if c.contains(&format!("/run/helix-hydra/{prefix}/")) {
                 out.push(format!("process {c}"));
             }
         }
@@ -85,7 +89,7 @@ fn leftovers() -> Vec<String> {
         .unwrap()
         .lines()
     {
-        if m.contains(&format!("/run/helix-hydra/{PREFIX}/")) || m.contains("hxt-srv-state") {
+        if m.contains(&format!("/run/helix-hydra/{prefix}/")) || m.contains("hxt-srv-state") {
             out.push(format!("mount {m}"));
         }
     }
@@ -94,7 +98,7 @@ fn leftovers() -> Vec<String> {
             for e in rd.flatten() {
                 if e.file_name()
                     .to_string_lossy()
-                    .starts_with(&format!("{PREFIX}-"))
+                    .starts_with(&format!("{prefix}-"))
                 {
                     out.push(format!("cgroup {}", e.path().display()));
                 }
@@ -104,7 +108,7 @@ fn leftovers() -> Vec<String> {
     if let Ok(rd) = std::fs::read_dir("/run/docker/plugins") {
         for e in rd.flatten() {
             let n = e.file_name().into_string().unwrap();
-            if n.starts_with(&format!("hydra-{PREFIX}-")) {
+            if n.starts_with(&format!("hydra-{prefix}-")) {
                 out.push(format!("plugin socket {n}"));
             }
         }
@@ -542,4 +546,271 @@ fn stop(mut helix: Proc) {
         .args(["-TERM", &helix.0.id().to_string()])
         .status();
     let _ = helix.0.wait();
+}
+
+async fn wait_for_host(api: &Api, admin: &str, host: &str) {
+    for _ in 0..600 {
+        let (st, hosts) = api
+            .call(Some(admin), Method::GET, "/api/v1/sandbox-hosts", None)
+            .await;
+        assert_eq!(st, 200, "{hosts}");
+        if hosts.as_array().unwrap().iter().any(|h| h["id"] == host) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("sandbox host {host} did not connect");
+}
+
+fn sandbox_host(base: &str, token: &str, dir: &Path, image: &str) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_helix"))
+        .args([
+            "sandbox-host",
+            "--server",
+            base,
+            "--token",
+            token,
+            "--sandbox-prefix",
+            REMOTE_PREFIX,
+        ])
+        .args(["--sandbox-warm", "0", "--sandbox-image", image])
+        .args(REMOTE_POOLS)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+const REMOTE_PREFIX: &str = "tsr";
+/// Its own ranges: two sandbox hosts on one machine must not share them.
+const REMOTE_POOLS: [&str; 4] = [
+    "--sandbox-uplink-pool",
+    "10.252.0.0/16",
+    "--sandbox-container-pool",
+    "10.144.0.0/12",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_sandbox_host_dials_in_and_serves_sandboxes() {
+    if !docker_available() {
+        return;
+    }
+    let dir = PathBuf::from("/var/tmp/hxt-srv-remote");
+    clean_dir(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = format!("{IMAGE}={}", rootfs(&dir).display());
+    let (helix, base) = start_helix_with(&dir.join("cp"), &["--sandboxes", "off"]).await;
+    let api = Api {
+        http: Client::new(),
+        base: base.clone(),
+    };
+    let admin = user_key(&base, "admin@example.com").await;
+    let alice = user_key(&base, "alice@example.com").await;
+    let bob = user_key(&base, "bob@example.com").await;
+
+    // No host yet: creating is refused, not hung.
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE})),
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("at_capacity"))
+    );
+
+    // A bad token is refused and the host says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_helix"))
+        .args([
+            "sandbox-host",
+            "--server",
+            &base,
+            "--token",
+            "hxr-not-a-token",
+            "--sandbox-prefix",
+            REMOTE_PREFIX,
+            "--sandbox-warm",
+            "0",
+        ])
+        .args(REMOTE_POOLS)
+        .arg("--data-dir")
+        .arg(dir.join("badhost"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused the token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (st, tok) = api
+        .call(
+            Some(&admin),
+            Method::POST,
+            "/api/v1/runner-tokens",
+            Some(json!({"runner_id": "box-1"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{tok}");
+    let token = tok["token"].as_str().unwrap().to_owned();
+    let host_dir = dir.join("host");
+    let mut host = sandbox_host(&base, &token, &host_dir, &image);
+    wait_for_host(&api, &admin, "box-1").await;
+    let (st, _) = api
+        .call(Some(&alice), Method::GET, "/api/v1/sandbox-hosts", None)
+        .await;
+    assert_eq!(st, 403, "only site admins see hosts");
+
+    // The sandbox runs on the remote host; the API is the same.
+    let (st, sbx) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE})),
+        )
+        .await;
+    assert_eq!(st, 201, "{sbx}");
+    let id = sbx["id"].as_str().unwrap().to_owned();
+    assert!(leftovers_of(REMOTE_PREFIX)
+        .iter()
+        .any(|l| l.contains("dockerd")));
+    let events = api
+        .exec(
+            &alice,
+            &id,
+            &["sh", "-c", "echo remote; echo oops >&2; exit 5"],
+        )
+        .await;
+    assert_eq!(stdout_of(&events), "remote\n");
+    assert_eq!(
+        events.last().unwrap(),
+        &json!({"type": "exit", "code": 5, "timed_out": false})
+    );
+    let put = api
+        .http
+        .put(format!("{base}/api/v1/sandboxes/{id}/files"))
+        .query(&[("path", "/w/f.bin")])
+        .bearer_auth(&alice)
+        .body(vec![0u8, 1, 2, 255])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let got = api
+        .http
+        .get(format!("{base}/api/v1/sandboxes/{id}/files"))
+        .query(&[("path", "/w/f.bin")])
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &[0u8, 1, 2, 255]);
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}/files?path=/w/../x"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_path"))
+    );
+    let (st, err) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}/files?path=/nope"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("file_not_found")),
+        "codes cross the link"
+    );
+    let (st, list) = api
+        .call(Some(&alice), Method::GET, "/api/v1/sandboxes", None)
+        .await;
+    assert_eq!((st, list.as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (st, _) = api
+        .call(
+            Some(&bob),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404, "owners only, on remote hosts too");
+    let r = api
+        .http
+        .get(format!("{base}/api/v1/sandboxes/{id}/ports/80/"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        501,
+        "ports of remote sandboxes are not relayed yet"
+    );
+
+    // The host dies: its sandboxes are unavailable, not lost from the API's view.
+    host.0.kill().unwrap();
+    host.0.wait().unwrap();
+    drop(host);
+    let mut code = None;
+    for _ in 0..100 {
+        let (st, err) = api
+            .call(
+                Some(&alice),
+                Method::GET,
+                &format!("/api/v1/sandboxes/{id}"),
+                None,
+            )
+            .await;
+        if st == 503 {
+            code = err["error"]["code"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code.as_deref(), Some("host_unavailable"));
+
+    // It comes back: everything of its previous run is collected; the sandbox is gone.
+    let host = sandbox_host(&base, &token, &host_dir, &image);
+    wait_for_host(&api, &admin, "box-1").await;
+    assert_eq!(leftovers_of(REMOTE_PREFIX), Vec::<String>::new());
+    let (st, _) = api
+        .call(
+            Some(&alice),
+            Method::GET,
+            &format!("/api/v1/sandboxes/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // A sandbox on the new link, then a clean stop of the host removes it.
+    let (st, sbx) = api
+        .call(
+            Some(&alice),
+            Method::POST,
+            "/api/v1/sandboxes",
+            Some(json!({"image": IMAGE})),
+        )
+        .await;
+    assert_eq!(st, 201, "{sbx}");
+    stop(host);
+    assert_eq!(leftovers_of(REMOTE_PREFIX), Vec::<String>::new());
+    stop(helix);
+    let _ = std::fs::remove_dir_all(&dir);
 }

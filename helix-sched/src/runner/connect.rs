@@ -37,6 +37,12 @@ impl WsConnector {
     /// A connector for the control plane at `server` (`http(s)://host:port`, the
     /// address users open; `ws(s)://` works too).
     pub fn new(server: &str, token: impl Into<String>) -> crate::Result<Self> {
+        Self::with_path(server, CONNECT_PATH, token)
+    }
+
+    /// A connector for another endpoint of the control plane that takes the same kind of
+    /// node token (sandbox hosts dial `/api/v1/sandbox-hosts/connect`).
+    pub fn with_path(server: &str, path: &str, token: impl Into<String>) -> crate::Result<Self> {
         let base = server.trim_end_matches('/');
         let url = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -51,7 +57,7 @@ impl WsConnector {
             });
         };
         Ok(Self {
-            url: format!("{url}{CONNECT_PATH}"),
+            url: format!("{url}{path}"),
             token: token.into(),
         })
     }

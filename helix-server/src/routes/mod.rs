@@ -12,6 +12,7 @@ mod orgs;
 mod providers;
 mod runner_tokens;
 mod runners;
+mod sandbox_hosts;
 mod sandboxes;
 mod sessions;
 mod usage;
@@ -89,6 +90,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ws::ws))
         .routes(routes!(runners::connect))
         .routes(routes!(runners::scheduler))
+        .routes(routes!(sandbox_hosts::connect))
+        .routes(routes!(sandbox_hosts::list))
         .routes(routes!(sandboxes::list, sandboxes::create))
         .routes(routes!(sandboxes::get, sandboxes::kill))
         .routes(routes!(sandboxes::set_timeout))

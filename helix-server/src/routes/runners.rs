@@ -52,7 +52,7 @@ pub async fn connect(
 }
 
 /// The axum socket as protocol frames.
-fn frames(socket: WebSocket) -> BoxTransport {
+pub(crate) fn frames(socket: WebSocket) -> BoxTransport {
     let t = socket
         .filter_map(|m| async move {
             match m {
