@@ -226,6 +226,24 @@ impl Drop for CancelOnDrop {
     }
 }
 
+struct Registered {
+    inner: Arc<FleetInner>,
+    host: Arc<RemoteHost>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.host.fail_all();
+        let mut hosts = self.inner.hosts.write().expect("hosts lock");
+        if hosts
+            .get(&self.host.id)
+            .is_some_and(|h| h.generation == self.host.generation)
+        {
+            hosts.remove(&self.host.id);
+        }
+    }
+}
+
 /// A host as site admins see it (`GET /api/v1/sandbox-hosts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -243,7 +261,7 @@ pub struct HostStatus {
 #[derive(Default)]
 struct FleetInner {
     local: Option<(Arc<dyn SandboxRuntime>, usize)>,
-    hosts: RwLock<HashMap<String, Arc<RemoteHost>>>,
+    hosts: std::sync::RwLock<HashMap<String, Arc<RemoteHost>>>,
     placement: RwLock<HashMap<SandboxId, String>>,
     generation: AtomicU64,
 }
@@ -287,7 +305,14 @@ impl SandboxFleet {
                 connected_at: None,
             });
         }
-        let hosts: Vec<Arc<RemoteHost>> = self.inner.hosts.read().await.values().cloned().collect();
+        let hosts: Vec<Arc<RemoteHost>> = self
+            .inner
+            .hosts
+            .read()
+            .expect("hosts lock")
+            .values()
+            .cloned()
+            .collect();
         for h in hosts {
             out.push(HostStatus {
                 id: h.id.clone(),
@@ -351,7 +376,7 @@ impl SandboxFleet {
             .inner
             .hosts
             .write()
-            .await
+            .expect("hosts lock")
             .insert(host_id.clone(), host.clone())
         {
             // A newer connection of the same host supersedes the old one.
@@ -365,6 +390,11 @@ impl SandboxFleet {
             }
         }
         tracing::info!(host = %host_id, max, running = sandboxes.len(), "sandbox host connected");
+        // Unregisters the host however this ends, even if this future is dropped.
+        let _registered = Registered {
+            inner: self.inner.clone(),
+            host: host.clone(),
+        };
         let reason = loop {
             let Some(text) = rx.recv().await else {
                 break "closed".to_owned();
@@ -374,14 +404,6 @@ impl SandboxFleet {
                 Err(e) => break format!("malformed host message: {e}"),
             }
         };
-        host.fail_all();
-        let mut hosts = self.inner.hosts.write().await;
-        if hosts
-            .get(&host_id)
-            .is_some_and(|h| h.generation == generation)
-        {
-            hosts.remove(&host_id);
-        }
         tracing::info!(host = %host_id, reason, "sandbox host disconnected");
         reason
     }
@@ -397,7 +419,7 @@ impl SandboxFleet {
                 .inner
                 .hosts
                 .read()
-                .await
+                .expect("hosts lock")
                 .get(host)
                 .cloned()
                 .map(Target::Remote)
@@ -432,7 +454,7 @@ impl SandboxRuntime for SandboxFleet {
             let running = rt.list().await.map(|l| l.len()).unwrap_or(*max);
             best = Some((max.saturating_sub(running), Target::Local(rt.clone())));
         }
-        for h in self.inner.hosts.read().await.values() {
+        for h in self.inner.hosts.read().expect("hosts lock").values() {
             let free = h.max.saturating_sub(h.running.load(Ordering::Relaxed));
             if best.as_ref().is_none_or(|(f, _)| free > *f) {
                 best = Some((free, Target::Remote(h.clone())));
@@ -492,7 +514,14 @@ impl SandboxRuntime for SandboxFleet {
             Some((rt, _)) => rt.list().await?,
             None => Vec::new(),
         };
-        let hosts: Vec<Arc<RemoteHost>> = self.inner.hosts.read().await.values().cloned().collect();
+        let hosts: Vec<Arc<RemoteHost>> = self
+            .inner
+            .hosts
+            .read()
+            .expect("hosts lock")
+            .values()
+            .cloned()
+            .collect();
         for h in hosts {
             // A host that does not answer is left out rather than failing the list.
             match h

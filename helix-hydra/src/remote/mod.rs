@@ -13,5 +13,8 @@ mod agent;
 mod fleet;
 pub mod protocol;
 
+#[cfg(test)]
+mod link_tests;
+
 pub use agent::{serve_link, LinkEnd};
 pub use fleet::{HostStatus, SandboxFleet};
