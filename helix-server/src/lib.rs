@@ -18,6 +18,7 @@ pub mod extract;
 pub mod metrics;
 mod routes;
 pub mod runner_cmd;
+pub mod sandbox_cli;
 pub mod sandbox_host;
 pub mod sandbox_link;
 pub mod serve;

@@ -20,6 +20,8 @@ enum Command {
     Runner(Box<helix_server::runner_cmd::RunnerArgs>),
     /// Run a sandbox host that dials out to a control plane (a dockerd per sandbox; as root).
     SandboxHost(Box<helix_server::sandbox_host::SandboxHostArgs>),
+    /// Use sandboxes of a Helix server: create, ls, exec, put, get, logs, kill.
+    Sandbox(helix_server::sandbox_cli::SandboxCli),
     /// Print the OpenAPI document of the API.
     Openapi,
     /// Benchmarks, each against a baseline measured in the same run.
@@ -61,6 +63,13 @@ async fn main() -> anyhow::Result<()> {
         Command::SandboxHost(args) => {
             init_tracing(LogFormat::Text);
             helix_server::sandbox_host::run_remote(*args).await
+        }
+        Command::Sandbox(cli) => {
+            let code = helix_server::sandbox_cli::run(cli).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
         }
         Command::Bench(BenchCommand::Auth(args)) => {
             init_tracing(LogFormat::Text);

@@ -63,6 +63,15 @@ fn leftovers() -> Vec<String> {
     leftovers_of(PREFIX)
 }
 
+/// The state folder of the test using `prefix`, as it appears in mount points.
+fn state_marker(prefix: &str) -> &'static str {
+    if prefix == PREFIX {
+        "/hxt-srv-state/"
+    } else {
+        "/hxt-srv-remote/"
+    }
+}
+
 fn leftovers_of(prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
@@ -89,7 +98,7 @@ fn leftovers_of(prefix: &str) -> Vec<String> {
         .unwrap()
         .lines()
     {
-        if m.contains(&format!("/run/helix-hydra/{prefix}/")) || m.contains("hxt-srv-state") {
+        if m.contains(&format!("/run/helix-hydra/{prefix}/")) || m.contains(&state_marker(prefix)) {
             out.push(format!("mount {m}"));
         }
     }
@@ -487,6 +496,71 @@ async fn sandbox_api_end_to_end() {
         )
         .await;
     assert_eq!(st, 404);
+
+    // The same through the CLI, as a CI job would.
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_helix"))
+            .arg("sandbox")
+            .args(args)
+            .env("HELIX_SERVER", &base)
+            .env("HELIX_API_KEY", &alice)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "create",
+        "--image",
+        IMAGE,
+        "--env",
+        "WHO=cli",
+        "--timeout",
+        "60",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(cid.starts_with("sbx_"), "{cid}");
+    let job = dir.join("job.sh");
+    std::fs::write(&job, "echo hello $WHO; echo warn >&2; exit 4\n").unwrap();
+    let out = cli(&["put", &cid, job.to_str().unwrap(), "/work/job.sh"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["exec", &cid, "--", "sh", "/work/job.sh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "the command's exit code is the CLI's"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello cli\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "warn\n");
+    let out = cli(&[
+        "exec",
+        &cid,
+        "--",
+        "sh",
+        "-c",
+        "echo result > /work/out.txt",
+    ]);
+    assert!(out.status.success());
+    let out = cli(&["get", &cid, "/work/out.txt"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "result\n");
+    let out = cli(&["ls"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&cid));
+    let out = cli(&["kill", &cid]);
+    assert!(out.status.success());
+    let out = cli(&["kill", &cid]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sandbox_not_found (404)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Kill the server with a sandbox running; a restart leaves nothing of it behind.
     let (st, _) = api
