@@ -278,6 +278,36 @@ async fn exec_files_limits_and_bad_input() {
         "{after:?}"
     );
 
+    // A timeout kills the command and everything it started; so does the caller going
+    // away, even from a command that prints nothing.
+    let live = host.create(SandboxSpec::new(IMAGE)).await.unwrap();
+    let mut spec = ExecSpec::new(["sh", "-c", "sleep 300 & sleep 301"]);
+    spec.timeout = Some(Duration::from_millis(500));
+    let r = run(&host, &live.id, spec).await;
+    assert!(r.timed_out);
+    let silent = host
+        .exec(&live.id, ExecSpec::new(["sleep", "302"]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(silent);
+    let mut left = String::new();
+    for _ in 0..50 {
+        left = sh(
+            &host,
+            &live.id,
+            "ps -o args | grep -E '^sleep 30[012]' || true",
+        )
+        .await
+        .stdout;
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, "", "no command outlives its timeout or its caller");
+    host.kill(&live.id).await.unwrap();
+
     // A timeout kills the sandbox; set_timeout extends it.
     let mut spec = SandboxSpec::new(IMAGE);
     spec.timeout = Some(Duration::from_secs(1));
@@ -305,6 +335,29 @@ async fn exec_files_limits_and_bad_input() {
     assert_eq!(leftovers("tapi"), Vec::<String>::new());
     assert_eq!(firewall_rules("tapi"), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A listening unix socket at `path` while it lives, unless something is there already.
+struct FakeSocket(Option<(std::path::PathBuf, std::os::unix::net::UnixListener)>);
+
+impl FakeSocket {
+    fn at(path: &str) -> Self {
+        let p = std::path::PathBuf::from(path);
+        if p.exists() {
+            return FakeSocket(None);
+        }
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
+        FakeSocket(Some((p, l)))
+    }
+}
+
+impl Drop for FakeSocket {
+    fn drop(&mut self) {
+        if let Some((p, _)) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Starts 100 background processes; at most `limit` processes may exist at once.
@@ -379,6 +432,9 @@ async fn a_restarted_host_removes_what_a_crashed_one_left() {
         return;
     }
     let dir = state_dir("tgc");
+    // A system containerd on the machine must not be used by session engines (its shims
+    // would live in the host's network namespace): pretend there is one.
+    let _fake_system_containerd = FakeSocket::at("/run/containerd/containerd.sock");
     // Whatever an earlier, failed run left: a host collects it at start, `uninstall`
     // removes the rules too.
     start_host("tgc", 30, &dir, false)

@@ -98,7 +98,7 @@ fn leftovers_of(prefix: &str) -> Vec<String> {
         .unwrap()
         .lines()
     {
-        if m.contains(&format!("/run/helix-hydra/{prefix}/")) || m.contains(&state_marker(prefix)) {
+        if m.contains(&format!("/run/helix-hydra/{prefix}/")) || m.contains(state_marker(prefix)) {
             out.push(format!("mount {m}"));
         }
     }

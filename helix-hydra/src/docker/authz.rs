@@ -37,6 +37,7 @@ use crate::{HydraError, Result};
 /// Where dockerd looks for plugin sockets.
 pub(crate) const PLUGIN_DIR: &str = "/run/docker/plugins";
 const MAX_REQUEST: usize = 32 * 1024 * 1024;
+const NO_BODY: &str = "the request has no JSON body under 1 MiB to authorize";
 
 /// Capabilities a container may add: Docker's defaults and network administration of
 /// its own namespace.
@@ -85,21 +86,40 @@ pub(crate) fn decide(
     body: Option<&Value>,
     own_binds: &[String],
 ) -> Result<(), String> {
-    let path = uri.split('?').next().unwrap_or("");
-    // Strip the API version: /v1.41/containers/create -> /containers/create.
+    // The router matches the decoded path: so must we.
+    let path = percent_decode(uri.split('?').next().unwrap_or(""))?;
+    // Strip the API version: /v1.41/containers/create -> /containers/create. Versions
+    // before 1.24 took a HostConfig on `start`, which would skip the create checks.
     let path = match path.strip_prefix("/v") {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => {
-            rest.find('/').map(|i| &rest[i..]).unwrap_or("/")
+            let (version, rest) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let mut it = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+            let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+            if (major, minor) < (1, 24) {
+                return Err(format!(
+                    "engine API version {version} is not allowed in a sandbox (1.24 or later)"
+                ));
+            }
+            rest.to_owned()
         }
         _ => path,
     };
+    // Go decodes JSON keys case-insensitively (Unicode simple folding): check what it
+    // will see, and refuse keys that fold to the same name.
+    let folded = body.map(fold_keys).transpose()?;
+    let body = folded.as_ref();
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     if method == "POST" {
         match parts.as_slice() {
             ["containers", "create"] => return check_create(body, own_binds),
+            // dockerd passes no body to the plugin when it is over 1 MiB or not JSON:
+            // requests whose body decides are refused without one.
+            ["containers", _, "exec"] | ["volumes", "create"] if body.is_none() => {
+                return Err(NO_BODY.into());
+            }
             ["containers", _, "exec"]
                 if body
-                    .and_then(|b| b.get("Privileged"))
+                    .and_then(|b| b.get("privileged"))
                     .and_then(Value::as_bool)
                     == Some(true) =>
             {
@@ -107,13 +127,13 @@ pub(crate) fn decide(
             }
             ["volumes", "create"] => {
                 let b = body.cloned().unwrap_or(Value::Null);
-                let driver = b.get("Driver").and_then(Value::as_str).unwrap_or("");
+                let driver = b.get("driver").and_then(Value::as_str).unwrap_or("");
                 if !(driver.is_empty() || driver == "local") {
                     return Err(format!(
                         "volume driver {driver:?} is not allowed in a sandbox"
                     ));
                 }
-                if b.get("DriverOpts")
+                if b.get("driveropts")
                     .and_then(Value::as_object)
                     .is_some_and(|o| !o.is_empty())
                 {
@@ -134,9 +154,9 @@ pub(crate) fn decide(
 
 fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String> {
     let Some(body) = body else {
-        return Err("container create without a JSON body".into());
+        return Err(NO_BODY.into());
     };
-    let Some(hc) = body.get("HostConfig").filter(|h| h.is_object()) else {
+    let Some(hc) = body.get("hostconfig").filter(|h| h.is_object()) else {
         return Ok(());
     };
     let s = |k: &str| hc.get(k).and_then(Value::as_str).unwrap_or("");
@@ -146,10 +166,10 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
             .cloned()
             .unwrap_or_default()
     };
-    if hc.get("Privileged").and_then(Value::as_bool) == Some(true) {
+    if hc.get("privileged").and_then(Value::as_bool) == Some(true) {
         return Err("privileged containers are not allowed in a sandbox".into());
     }
-    for b in arr("Binds") {
+    for b in arr("binds") {
         let spec = b.as_str().unwrap_or("");
         let src = spec.split(':').next().unwrap_or("");
         if src.starts_with('/') && !own_binds.iter().any(|o| o == src) {
@@ -158,9 +178,9 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
             ));
         }
     }
-    for m in arr("Mounts") {
-        let kind = m.get("Type").and_then(Value::as_str).unwrap_or("");
-        let src = m.get("Source").and_then(Value::as_str).unwrap_or("");
+    for m in arr("mounts") {
+        let kind = m.get("type").and_then(Value::as_str).unwrap_or("");
+        let src = m.get("source").and_then(Value::as_str).unwrap_or("");
         match kind {
             "bind" if !own_binds.iter().any(|o| o == src) => {
                 return Err(format!(
@@ -168,7 +188,7 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
                 ))
             }
             "volume" => {
-                let opts = m.pointer("/VolumeOptions/DriverConfig");
+                let opts = m.pointer("/volumeoptions/driverconfig");
                 if opts.is_some_and(|o| !o.is_null()) {
                     return Err("volume driver options are not allowed in a sandbox".into());
                 }
@@ -180,11 +200,11 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
         }
     }
     for (key, what) in [
-        ("PidMode", "pid"),
-        ("IpcMode", "ipc"),
-        ("UTSMode", "uts"),
-        ("UsernsMode", "user"),
-        ("CgroupnsMode", "cgroup"),
+        ("pidmode", "pid"),
+        ("ipcmode", "ipc"),
+        ("utsmode", "uts"),
+        ("usernsmode", "user"),
+        ("cgroupnsmode", "cgroup"),
     ] {
         if s(key) == "host" {
             return Err(format!(
@@ -192,7 +212,7 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
             ));
         }
     }
-    for cap in arr("CapAdd") {
+    for cap in arr("capadd") {
         let c = cap.as_str().unwrap_or("").to_uppercase();
         let c = c.strip_prefix("CAP_").unwrap_or(&c);
         if !ALLOWED_CAPS.contains(&c) {
@@ -200,42 +220,42 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
         }
     }
     for (key, what) in [
-        ("Devices", "devices"),
-        ("DeviceCgroupRules", "device cgroup rules"),
-        ("DeviceRequests", "device requests"),
+        ("devices", "devices"),
+        ("devicecgrouprules", "device cgroup rules"),
+        ("devicerequests", "device requests"),
     ] {
         if !arr(key).is_empty() {
             return Err(format!("{what} are not allowed in a sandbox"));
         }
     }
-    for opt in arr("SecurityOpt") {
+    for opt in arr("securityopt") {
         let o = opt.as_str().unwrap_or("");
-        if o.contains("unconfined") || o.contains("disable") || o.starts_with("systempaths") {
+        // Only ever tightening: custom seccomp/AppArmor/SELinux settings can loosen.
+        if !(o == "no-new-privileges"
+            || o == "no-new-privileges:true"
+            || o == "no-new-privileges=true")
+        {
             return Err(format!("security option {o:?} is not allowed in a sandbox"));
         }
     }
-    if hc
-        .get("MaskedPaths")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.is_empty())
-        || hc
-            .get("ReadonlyPaths")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.is_empty())
+    // Replacing the masked or read-only /proc paths at all unmasks the defaults.
+    if ["maskedpaths", "readonlypaths"]
+        .iter()
+        .any(|k| hc.get(*k).is_some_and(|v| !v.is_null()))
     {
-        return Err("unmasking /proc paths is not allowed in a sandbox".into());
+        return Err("changing the masked /proc paths is not allowed in a sandbox".into());
     }
-    if !s("CgroupParent").is_empty() {
+    if !s("cgroupparent").is_empty() {
         return Err("a custom cgroup parent is not allowed in a sandbox".into());
     }
-    if !s("VolumeDriver").is_empty() {
+    if !s("volumedriver").is_empty() {
         return Err("volume drivers are not allowed in a sandbox".into());
     }
-    let runtime = s("Runtime");
+    let runtime = s("runtime");
     if !(runtime.is_empty() || runtime == "runc") {
         return Err(format!("runtime {runtime:?} is not allowed in a sandbox"));
     }
-    if let Some(log) = hc.pointer("/LogConfig/Type").and_then(Value::as_str) {
+    if let Some(log) = hc.pointer("/logconfig/type").and_then(Value::as_str) {
         if !(log.is_empty() || log == "json-file" || log == "local" || log == "none") {
             return Err(format!("log driver {log:?} is not allowed in a sandbox"));
         }
@@ -243,17 +263,66 @@ fn check_create(body: Option<&Value>, own_binds: &[String]) -> Result<(), String
     Ok(())
 }
 
-/// A running plugin server; stops and removes its socket when dropped.
+/// `%XX` escapes decoded; malformed escapes and non-UTF-8 results are refused.
+fn percent_decode(path: &str) -> Result<String, String> {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("malformed escape in {path:?}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("path {path:?} is not UTF-8"))
+}
+
+/// Object keys folded as Go's `encoding/json` matches them to struct fields (ASCII case,
+/// plus U+017F `ſ` = s and U+212A `K` = k), at every depth; keys that fold to the same
+/// name are refused (which one Go would use depends on their order).
+fn fold_keys(v: &Value) -> Result<Value, String> {
+    Ok(match v {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key: String = k
+                    .chars()
+                    .map(|c| match c {
+                        '\u{17F}' => 's',
+                        '\u{212A}' => 'k',
+                        c => c.to_ascii_lowercase(),
+                    })
+                    .collect();
+                if out.insert(key.clone(), fold_keys(v)?).is_some() {
+                    return Err(format!("duplicate field {key:?} in the request"));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(fold_keys).collect::<Result<_, _>>()?),
+        v => v.clone(),
+    })
+}
+
+/// A running plugin server; stops when dropped. Its socket file is removed by the
+/// engine's teardown, not here: by the time the last handle of an engine is dropped, its
+/// slot (and so the socket's name) may already belong to a new engine.
 #[derive(Debug)]
 pub(crate) struct AuthzPlugin {
     task: JoinHandle<()>,
-    socket: PathBuf,
 }
 
 impl Drop for AuthzPlugin {
     fn drop(&mut self) {
         self.task.abort();
-        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
@@ -285,7 +354,7 @@ pub(crate) fn start(name: &str, own_binds: Vec<String>) -> Result<AuthzPlugin> {
             });
         }
     });
-    Ok(AuthzPlugin { task, socket })
+    Ok(AuthzPlugin { task })
 }
 
 async fn serve(stream: UnixStream, own_binds: &[String]) -> std::io::Result<()> {
@@ -422,6 +491,9 @@ mod tests {
             assert!(create(hc.clone()).is_err(), "{hc}");
         }
         assert!(decide("POST", "/v1.41/containers/create", None, &[]).is_err());
+        // A body dockerd did not pass (over 1 MiB) cannot hide what it asks for.
+        assert!(decide("POST", "/v1.41/containers/abc/exec", None, &[]).is_err());
+        assert!(decide("POST", "/v1.41/volumes/create", None, &[]).is_err());
         assert!(decide(
             "POST",
             "/v1.41/containers/abc/exec",
@@ -438,6 +510,59 @@ mod tests {
         .is_err());
         assert!(decide("POST", "/v1.41/plugins/pull?remote=x", None, &[]).is_err());
         assert!(decide("POST", "/v1.41/swarm/init", None, &[]).is_err());
+        // Spellings that Docker reads the same way.
+        let hc = |v: Value| Some(json!({"Image": "x", "hostconfig": v}));
+        let own: [String; 0] = [];
+        for (uri, body) in [
+            (
+                "/v1.41/%63ontainers/create",
+                Some(json!({"HostConfig": {"Privileged": true}})),
+            ),
+            ("/v1.41/containers/create", hc(json!({"privileged": true}))),
+            ("/v1.41/containers/create", hc(json!({"binds": ["/:/h"]}))),
+            (
+                "/v1.41/containers/create",
+                hc(json!({"bind\u{17F}": ["/:/h"]})),
+            ),
+            (
+                "/v1.41/containers/create",
+                hc(json!({"Privileged": false, "privileged": true})),
+            ),
+            (
+                "/v1.41/containers/create",
+                hc(json!({"MaskedPaths": ["/x"]})),
+            ),
+            (
+                "/v1.41/containers/create",
+                hc(json!({"SecurityOpt": ["seccomp={}"]})),
+            ),
+            (
+                "/v1.41/containers/create",
+                hc(json!({"SecurityOpt": ["label=type:spc_t"]})),
+            ),
+            ("/v1.23/containers/abc/start", None),
+            (
+                "/v1.41/containers/abc/exec",
+                Some(json!({"privileged": true})),
+            ),
+            (
+                "/v1.41/volumes/create",
+                Some(json!({"driveropts": {"device": "/"}})),
+            ),
+            ("/v1.41/containers/cre%zzate", None),
+        ] {
+            assert!(
+                decide("POST", uri, body.as_ref(), &own).is_err(),
+                "{uri} {body:?}"
+            );
+        }
+        assert!(decide(
+            "POST",
+            "/v1.41/containers/create",
+            hc(json!({"SecurityOpt": ["no-new-privileges"]})).as_ref(),
+            &own
+        )
+        .is_ok());
     }
 
     #[test]

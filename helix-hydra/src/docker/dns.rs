@@ -28,6 +28,8 @@ pub const SESSION_DOMAIN: &str = "hydra.internal";
 const REFRESH_MIN_INTERVAL: Duration = Duration::from_millis(200);
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 const TTL: u32 = 5;
+/// Queries of one session answered at once; more are dropped (clients retry).
+const MAX_INFLIGHT: usize = 64;
 
 /// Names of one session's containers, read from its engine.
 #[derive(Debug)]
@@ -126,6 +128,8 @@ pub(crate) async fn start(
     let sock =
         Arc::new(UdpSocket::from_std(std_sock).map_err(HydraError::io("session dns socket"))?);
     let upstreams = Arc::new(upstreams);
+    // Bounded work per session: a flood of queries is dropped, not served at any cost.
+    let inflight = Arc::new(tokio::sync::Semaphore::new(MAX_INFLIGHT));
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -136,12 +140,16 @@ pub(crate) async fn start(
                     continue;
                 }
             };
+            let Ok(permit) = inflight.clone().try_acquire_owned() else {
+                continue;
+            };
             let packet = buf[..n].to_vec();
             let (sock, names, upstreams) = (sock.clone(), names.clone(), upstreams.clone());
             tokio::spawn(async move {
                 if let Some(reply) = answer(&packet, &names, &upstreams).await {
                     let _ = sock.send_to(&reply, peer).await;
                 }
+                drop(permit);
             });
         }
     });

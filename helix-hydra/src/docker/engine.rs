@@ -26,6 +26,14 @@ const DOCKERD_STOP_GRACE: Duration = Duration::from_secs(5);
 /// Requests to a session engine; long because exec streams go through the same client.
 const CLIENT_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 
+/// Turns IPv6 off on every interface of a namespace, present and future.
+const DISABLE_IPV6: &str =
+    "for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do [ -e \"$f\" ] && echo 1 > \"$f\"; done; true";
+
+/// Run by `sh -c` with dockerd's command line as arguments.
+const HIDE_SYSTEM_CONTAINERD: &str =
+    "if [ -d /run/containerd ]; then mount -t tmpfs -o size=1m,mode=0711 tmpfs /run/containerd || exit 1; fi; exec \"$0\" \"$@\"";
+
 /// The first letters of every session veth's host end.
 pub(crate) const HOST_VETH_MARK: &str = "hy";
 
@@ -145,6 +153,13 @@ impl Engine {
             &record.gateway().to_string(),
         ])
         .await?;
+        // IPv4 only: no IPv6 on the link or in the session, so nothing reaches the host
+        // (or another session) over link-local IPv6 around the IPv4 firewall.
+        let host_v6 = format!("/proc/sys/net/ipv6/conf/{hv}/disable_ipv6");
+        if std::path::Path::new(&host_v6).exists() {
+            std::fs::write(&host_v6, "1").map_err(HydraError::io("disable IPv6 on the uplink"))?;
+        }
+        sys::ip(&["netns", "exec", &ns, "sh", "-c", DISABLE_IPV6]).await?;
 
         let mut resolv = format!("nameserver {}\n", record.address());
         let mut search = vec![dns::SESSION_DOMAIN.to_owned()];
@@ -167,10 +182,28 @@ impl Engine {
         ];
         let authz = authz::start(&record.plugin_name(), own_binds)?;
         let nspath = format!("--net=/run/netns/{ns}");
+        // The engine's own settings only, not the host's /etc/docker/daemon.json.
+        let config_file = record.run_dir.join("daemon.json");
+        std::fs::write(&config_file, "{}\n").map_err(HydraError::io("write daemon.json"))?;
         let mut cmd = tokio::process::Command::new("nsenter");
+        // In its own mount namespace, with the host's /run/containerd hidden: dockerd
+        // would otherwise use a system containerd (whose shims live in the host's network
+        // namespace) instead of starting its own inside the session's.
         cmd.arg(&nspath)
             .arg("--")
+            .arg("unshare")
+            .arg("--mount")
+            .arg("--propagation")
+            .arg("slave")
+            .arg("--")
+            .arg("sh")
+            .arg("-c")
+            .arg(HIDE_SYSTEM_CONTAINERD)
             .arg(&opts.dockerd)
+            .arg("--config-file")
+            .arg(&config_file)
+            .arg("--exec-opt")
+            .arg("native.cgroupdriver=cgroupfs")
             .arg("--data-root")
             .arg(record.data_dir.join("docker"))
             .arg("--exec-root")

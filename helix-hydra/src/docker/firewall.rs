@@ -6,7 +6,8 @@
 //!
 //! - `FORWARD`: session → session dropped (any session of any host prefix: `hy+`), and
 //!   so is anything from a session addressed to this host's session ranges (they are not
-//!   routed on the host, so it would otherwise leave through the host's uplink); new connections into a session dropped;
+//!   routed on the host, so it would otherwise leave through the host's uplink), and so
+//!   is link-local traffic (`169.254.0.0/16`: cloud metadata services); new connections into a session dropped;
 //!   replies into a session accepted; session → anywhere else accepted (egress).
 //! - `INPUT`: a session reaches no service of the host (replies to the host's own
 //!   connections excepted, and TCP ports the operator allows, such as a local proxy).
@@ -73,6 +74,8 @@ pub(crate) async fn install(
     ipt(&["-A", f, "-i", i, "-o", &chains.any_session, "-j", "DROP"]).await?;
     // Session networks are never routed on the host: a packet for one must not leave
     // through the host's own uplink either.
+    // Link-local addresses beyond the host, cloud metadata services among them.
+    ipt(&["-A", f, "-i", i, "-d", "169.254.0.0/16", "-j", "DROP"]).await?;
     for pool in [uplink, containers] {
         let pool = pool.to_string();
         ipt(&["-A", f, "-i", i, "-d", &pool, "-j", "DROP"]).await?;

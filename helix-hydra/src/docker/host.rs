@@ -304,13 +304,12 @@ impl DockerHost {
 }
 
 async fn state_of(s: &Session) -> SandboxState {
-    match s
-        .engine
-        .docker
-        .inspect_container(ops::WORKSPACE, None)
-        .await
-    {
-        Ok(c) if c.state.as_ref().and_then(|st| st.running) == Some(true) => SandboxState::Running,
+    // A wedged engine must not stall listings for everyone.
+    let inspect = s.engine.docker.inspect_container(ops::WORKSPACE, None);
+    match tokio::time::timeout(Duration::from_secs(5), inspect).await {
+        Ok(Ok(c)) if c.state.as_ref().and_then(|st| st.running) == Some(true) => {
+            SandboxState::Running
+        }
         _ => SandboxState::Stopped,
     }
 }
@@ -586,7 +585,9 @@ impl SandboxRuntime for DockerHost {
         let inner = self.inner.clone();
         tokio::spawn(async move { inner.create(id, spec).await }.instrument(span))
             .await
-            .map_err(|e| HydraError::invalid(format!("create task failed: {e}")))?
+            .map_err(|e| HydraError::Engine {
+                message: format!("create task failed: {e}"),
+            })?
     }
 
     async fn get(&self, id: &SandboxId) -> Result<SandboxInfo> {

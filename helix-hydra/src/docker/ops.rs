@@ -11,8 +11,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use bytes::Bytes;
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 
 use crate::paths::{sandbox_path, split_parent};
 use crate::sandbox::{ExecEvent, ExecSpec, ExecStream, FileEntry, FileKind, LogStream};
@@ -77,31 +76,40 @@ pub(crate) async fn exec(
             message: "exec started detached".into(),
         });
     };
-    let (mut tx, rx) = mpsc::channel::<Result<ExecEvent>>(64);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<ExecEvent>>(64);
     let docker = docker.clone();
     let exec_id = created.id;
     let timeout = spec.timeout;
     tokio::spawn(async move {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let expired = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
         let mut timed_out = false;
         loop {
-            let next = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, output.next()).await {
-                    Ok(n) => n,
-                    Err(_) => {
-                        timed_out = true;
-                        kill_exec(&docker, &exec_id).await;
-                        break;
-                    }
-                },
-                None => output.next().await,
+            let next = tokio::select! {
+                n = output.next() => n,
+                _ = &mut expired => {
+                    timed_out = true;
+                    kill_exec(&docker, &exec_id).await;
+                    break;
+                }
+                // The caller went away, even from a command that prints nothing: do not
+                // leave it running.
+                _ = tx.closed() => {
+                    kill_exec(&docker, &exec_id).await;
+                    return;
+                }
             };
             match next {
                 None => break,
                 Some(Ok(out)) => {
                     if let Some(ev) = log_event(out) {
                         if tx.send(Ok(ev)).await.is_err() {
-                            // The caller went away: do not leave the command running.
                             kill_exec(&docker, &exec_id).await;
                             return;
                         }
@@ -116,7 +124,11 @@ pub(crate) async fn exec(
         let code = exit_code(&docker, &exec_id).await;
         let _ = tx.send(Ok(ExecEvent::Exit { code, timed_out })).await;
     });
-    Ok(rx.boxed())
+    let events = futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|ev| (ev, rx)) },
+    );
+    Ok(events.boxed())
 }
 
 async fn exit_code(docker: &Docker, exec_id: &str) -> i64 {
@@ -133,11 +145,12 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> i64 {
 
 async fn kill_exec(docker: &Docker, exec_id: &str) {
     // The engine reports the exec's pid in the host's pid namespace; the sandbox host
-    // runs on that host, so it signals the process (and its group) directly.
+    // runs on that host, so it kills the process and everything it started directly.
     if let Ok(info) = docker.inspect_exec(exec_id).await {
         if let Some(pid) = info.pid.filter(|p| *p > 1) {
-            let pid = nix::unistd::Pid::from_raw(pid as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let mut tree = crate::docker::sys::descendants(pid as i32);
+            tree.push(pid as i32);
+            crate::docker::sys::kill_all(&tree);
         }
     }
 }

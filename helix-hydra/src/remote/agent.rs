@@ -78,7 +78,10 @@ pub async fn serve_link(
             }
             ControlMessage::Call { id, op } => {
                 let (runtime, tx2, streams2) = (runtime.clone(), tx.clone(), streams.clone());
+                // Registered before it runs, so its own removal always finds it.
+                let (go, ready) = tokio::sync::oneshot::channel::<()>();
                 let task = tokio::spawn(async move {
+                    let _ = ready.await;
                     run_call(&*runtime, max_sandboxes, id, op, &tx2).await;
                     streams2.lock().expect("streams lock").remove(&id);
                 });
@@ -86,6 +89,7 @@ pub async fn serve_link(
                     .lock()
                     .expect("streams lock")
                     .insert(id, task.abort_handle());
+                let _ = go.send(());
             }
         }
     }
@@ -147,7 +151,18 @@ async fn run_call(
             to_value(r)
         }
         Op::ReadFile { sandbox: s, path } => {
-            let r = async { runtime.read_file(&sandbox(&s)?, &path).await }.await;
+            let r = async {
+                let data = runtime.read_file(&sandbox(&s)?, &path).await?;
+                if data.len() as u64 > super::protocol::MAX_FILE {
+                    return Err(HydraError::TooLarge {
+                        what: "file read through a remote host",
+                        size: data.len() as u64,
+                        limit: super::protocol::MAX_FILE,
+                    });
+                }
+                Ok(data)
+            }
+            .await;
             to_value(r.map(|b| {
                 serde_json::json!({"data": base64::engine::general_purpose::STANDARD.encode(b)})
             }))

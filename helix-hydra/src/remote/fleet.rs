@@ -108,22 +108,17 @@ impl RemoteHost {
             self.pending.lock().expect("pending lock").remove(&id);
             return Err(e);
         }
-        match tokio::time::timeout(CALL_TIMEOUT, reply_rx).await {
-            Ok(Ok(CallResult::Ok { .. })) => {}
-            Ok(Ok(CallResult::Err { error })) => {
-                self.pending.lock().expect("pending lock").remove(&id);
-                return Err(remote_err(error));
-            }
-            _ => {
-                self.pending.lock().expect("pending lock").remove(&id);
-                return Err(self.unavailable());
-            }
-        }
-        // Dropping the stream cancels the call on the host.
+        // From here, dropping this future or the stream cancels the call on the host.
         let guard = CancelOnDrop {
             host: self.clone(),
             id,
         };
+        match tokio::time::timeout(CALL_TIMEOUT, reply_rx).await {
+            Ok(Ok(CallResult::Ok { .. })) => {}
+            Ok(Ok(CallResult::Err { error })) => return Err(remote_err(error)),
+            _ => return Err(self.unavailable()),
+        }
+
         let events = futures::stream::unfold((events_rx, guard), |(mut rx, guard)| async move {
             rx.recv().await.map(|ev| (ev, (rx, guard)))
         });
@@ -386,7 +381,10 @@ impl SandboxFleet {
             let mut placement = self.inner.placement.write().await;
             placement.retain(|_, h| h != &host_id);
             for s in &sandboxes {
-                placement.insert(s.id.clone(), host_id.clone());
+                // A host cannot claim a sandbox that runs elsewhere.
+                placement
+                    .entry(s.id.clone())
+                    .or_insert_with(|| host_id.clone());
             }
         }
         tracing::info!(host = %host_id, max, running = sandboxes.len(), "sandbox host connected");
@@ -479,19 +477,27 @@ impl SandboxRuntime for SandboxFleet {
             Some((_, Target::Remote(h))) => {
                 // Count it now, so concurrent creates spread out before the host reports.
                 h.running.fetch_add(1, Ordering::Relaxed);
-                let info: SandboxInfo = match h.call(Op::Create { spec }).await {
-                    Ok(v) => from_value(v)?,
-                    Err(e) => {
-                        h.running.fetch_sub(1, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                };
-                self.inner
-                    .placement
-                    .write()
-                    .await
-                    .insert(info.id.clone(), h.id.clone());
-                Ok(info)
+                // To the end even if the caller goes away: the sandbox is recorded where
+                // it runs, so it can be listed, used and killed.
+                let inner = self.inner.clone();
+                let task = tokio::spawn(async move {
+                    let info: SandboxInfo = match h.call(Op::Create { spec }).await {
+                        Ok(v) => from_value(v)?,
+                        Err(e) => {
+                            h.running.fetch_sub(1, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    };
+                    inner
+                        .placement
+                        .write()
+                        .await
+                        .insert(info.id.clone(), h.id.clone());
+                    Ok(info)
+                });
+                task.await.map_err(|e| HydraError::Engine {
+                    message: format!("create task failed: {e}"),
+                })?
             }
         }
     }
@@ -556,6 +562,16 @@ impl SandboxRuntime for SandboxFleet {
 
     async fn write_file(&self, id: &SandboxId, path: &str, data: Bytes) -> Result<()> {
         crate::paths::sandbox_path(path)?;
+        if data.len() as u64 > super::protocol::MAX_FILE {
+            // Through a remote host a file must fit in one message.
+            if let Target::Remote(_) = self.target_of(id).await? {
+                return Err(HydraError::TooLarge {
+                    what: "upload through a remote host",
+                    size: data.len() as u64,
+                    limit: super::protocol::MAX_FILE,
+                });
+            }
+        }
         let r = match self.target_of(id).await? {
             Target::Local(rt) => rt.write_file(id, path, data).await,
             Target::Remote(h) => {

@@ -12,6 +12,8 @@ use crate::sandbox::{ExecEvent, ExecSpec, SandboxInfo, SandboxSpec};
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest message accepted (a 16 MiB file, base64, plus framing).
 pub const MAX_MESSAGE: usize = 24 * 1024 * 1024;
+/// Largest file read or written through a remote host (it must fit in one message).
+pub const MAX_FILE: u64 = 16 * 1024 * 1024;
 
 /// Host → control plane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

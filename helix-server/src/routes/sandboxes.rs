@@ -258,15 +258,19 @@ const HOP_BY_HOP: [&str; 9] = [
     "host",
 ];
 
+/// Helix credentials: never sent to a sandbox.
+const CREDENTIALS: [&str; 4] = ["authorization", "cookie", "x-csrf-token", "x-api-key"];
+
 fn forwardable(name: &HeaderName) -> bool {
     let n = name.as_str();
     // Helix credentials never reach the sandbox.
-    !HOP_BY_HOP.contains(&n) && n != "authorization" && n != "cookie" && n != "x-csrf-token"
+    !HOP_BY_HOP.contains(&n) && !CREDENTIALS.contains(&n)
 }
 
 /// `ANY /api/v1/sandboxes/{id}/ports/{port}/{*path}`: an HTTP request relayed to a port
 /// the sandbox listens on (its workspace or a container's published port), with the
-/// caller's Helix credentials stripped. Not in the OpenAPI document (any method).
+/// caller's Helix credentials stripped; the answer carries `Content-Security-Policy:
+/// sandbox` (an opaque origin) and no `Set-Cookie`. Not in the OpenAPI document.
 pub async fn proxy(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -311,10 +315,21 @@ pub async fn proxy(
     })?;
     let mut headers = HeaderMap::new();
     for (name, value) in resp.headers() {
-        if forwardable(name) {
+        // A sandbox sets no cookie on the Helix origin.
+        if forwardable(name) && name != header::SET_COOKIE {
             headers.append(name.clone(), value.clone());
         }
     }
+    // What a sandbox serves runs in an opaque origin: its scripts cannot read Helix's
+    // cookies or call the API as the viewer.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static("sandbox allow-scripts allow-forms allow-popups"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
     let status = resp.status();
     Ok((status, headers, Body::from_stream(resp.bytes_stream())).into_response())
 }
