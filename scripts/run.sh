@@ -25,7 +25,7 @@ fi
 sandbox_args=()
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
-  for cmd in dockerd:docker.io iptables:iptables ip:iproute2 nsenter:util-linux busybox:busybox-static file:file; do
+  for cmd in dockerd:docker.io iptables:iptables ip:iproute2 nsenter:util-linux mkfs.ext4:e2fsprogs busybox:busybox-static file:file; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then

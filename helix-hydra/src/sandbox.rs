@@ -21,6 +21,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// The longest lifetime a sandbox may ask for (it can be extended with `set_timeout`).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 const MAX_LABELS: usize = 64;
+/// Smallest disk a sandbox may ask for.
+pub const MIN_DISK: u64 = 128 * 1024 * 1024;
+const MAX_DISK: u64 = 16 << 40;
 const MAX_ENV: usize = 256;
 
 /// A sandbox id: `sbx_` followed by a lowercase ULID.
@@ -75,6 +78,10 @@ pub struct Limits {
     pub memory_bytes: Option<u64>,
     /// Maximum number of processes.
     pub pids: Option<i64>,
+    /// Disk for everything the sandbox stores (its images, containers and volumes); the
+    /// host's default when absent. Enforced where the host can mount a loop device.
+    #[serde(default)]
+    pub disk_bytes: Option<u64>,
 }
 
 impl Limits {
@@ -94,6 +101,13 @@ impl Limits {
         if let Some(p) = self.pids {
             if p < 8 {
                 return Err(HydraError::invalid("limits.pids must be at least 8"));
+            }
+        }
+        if let Some(d) = self.disk_bytes {
+            if !(MIN_DISK..=MAX_DISK).contains(&d) {
+                return Err(HydraError::invalid(
+                    "limits.disk_bytes must be between 128 MiB and 16 TiB",
+                ));
             }
         }
         Ok(())

@@ -39,6 +39,7 @@ async fn exec_files_limits_and_bad_input() {
     spec.limits.memory_bytes = Some(64 * 1024 * 1024);
     spec.limits.pids = Some(64);
     spec.limits.cpus = Some(0.5);
+    spec.limits.disk_bytes = Some(256 * 1024 * 1024);
     let sbx = host.create(spec).await.expect("create");
     assert_eq!(sbx.state, SandboxState::Running);
     assert_eq!(sbx.labels["job"], "ci-42");
@@ -91,6 +92,25 @@ async fn exec_files_limits_and_bad_input() {
 
     // Limits bound the session's cgroup tree.
     assert_pids_bounded(&host, &sbx.id, 64).await;
+    // The disk bounds what the sandbox stores: a full sandbox fails its own writes.
+    let r = sh(&host, &sbx.id, "df -k / | tail -n1").await;
+    let size_kib: u64 = r
+        .stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (150_000..=262_144).contains(&size_kib),
+        "disk of 256 MiB: {r:?}"
+    );
+    let r = sh(
+        &host,
+        &sbx.id,
+        "dd if=/dev/zero of=/fill bs=1048576 count=400 2>&1; rm -f /fill",
+    )
+    .await;
+    assert!(r.stdout.contains("No space left"), "{r:?}");
 
     // Files: round trip, nested parents, listing, binary content.
     let body: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();

@@ -126,6 +126,10 @@ pub struct SandboxArgs {
         default_value = "10.128.0.0/12"
     )]
     pub sandbox_container_pool: String,
+    /// Disk of each sandbox (its own ext4 filesystem on a loop device) unless it asks for
+    /// a size; 0 turns disk quotas off (sandboxes then share the host's filesystem).
+    #[arg(long, env = "HELIX_SANDBOX_DISK_BYTES", default_value_t = 10 << 30)]
+    pub sandbox_disk_bytes: u64,
     /// Ready engines kept for fast creation.
     #[arg(long, env = "HELIX_SANDBOX_WARM", default_value_t = 1)]
     pub sandbox_warm: usize,

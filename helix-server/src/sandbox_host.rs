@@ -52,6 +52,7 @@ async fn start_inner(args: &SandboxArgs, data_dir: &Path) -> anyhow::Result<Dock
     cfg.warm_pool = args.sandbox_warm;
     cfg.max_sandboxes = args.sandbox_max;
     cfg.max_upload_bytes = args.sandbox_max_upload_bytes;
+    cfg.default_disk_bytes = (args.sandbox_disk_bytes > 0).then_some(args.sandbox_disk_bytes);
     let mut imports = Vec::new();
     for spec in args.sandbox_images.iter().filter(|s| !s.is_empty()) {
         let (name, path) = spec

@@ -47,6 +47,10 @@ pub(crate) struct EngineRecord {
     pub pool: Subnet,
     pub data_dir: PathBuf,
     pub run_dir: PathBuf,
+    /// Size of the engine's own filesystem (a sparse ext4 image on a loop device holding
+    /// its data-root), or `None` for the host's filesystem.
+    #[serde(default)]
+    pub disk_bytes: Option<u64>,
 }
 
 impl EngineRecord {
@@ -160,6 +164,10 @@ impl Engine {
             std::fs::write(&host_v6, "1").map_err(HydraError::io("disable IPv6 on the uplink"))?;
         }
         sys::ip(&["netns", "exec", &ns, "sh", "-c", DISABLE_IPV6]).await?;
+
+        if let Some(size) = record.disk_bytes {
+            mount_disk(record, size).await?;
+        }
 
         let mut resolv = format!("nameserver {}\n", record.address());
         let mut search = vec![dns::SESSION_DOMAIN.to_owned()];
@@ -292,6 +300,35 @@ impl Engine {
             teardown(&self.record).await;
         }
     }
+}
+
+/// Gives the engine a filesystem of its own, `size` bytes, as its data-root: a sparse
+/// ext4 image on a loop device (mounted in the host's namespace, so teardown and garbage
+/// collection find it). A full sandbox then fails its own writes, not the host's.
+async fn mount_disk(record: &EngineRecord, size: u64) -> Result<()> {
+    let image = record.data_dir.join("disk.img");
+    let root = record.data_dir.join("docker");
+    std::fs::create_dir_all(&root).map_err(HydraError::io("create the data-root"))?;
+    let file = std::fs::File::create(&image).map_err(HydraError::io("create disk image"))?;
+    file.set_len(size)
+        .map_err(HydraError::io("size disk image"))?;
+    drop(file);
+    let img = image.to_string_lossy().into_owned();
+    sys::run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-m",
+            "0",
+            "-E",
+            "lazy_itable_init=1,lazy_journal_init=1",
+            &img,
+        ],
+    )
+    .await?;
+    sys::run("mount", &["-o", "loop", &img, &root.to_string_lossy()]).await?;
+    Ok(())
 }
 
 /// Removes everything an engine record names; safe to call on anything half-created or

@@ -62,6 +62,9 @@ pub struct DockerConfig {
     pub upstream_dns: Option<Vec<SocketAddr>>,
     /// How often expired sandboxes are looked for.
     pub reap_interval: Duration,
+    /// Disk of a sandbox that does not ask for a size (and of warm engines); `None`: no
+    /// quota (the host's filesystem). Needs loop devices and `mkfs.ext4`.
+    pub default_disk_bytes: Option<u64>,
 }
 
 impl DockerConfig {
@@ -83,6 +86,7 @@ impl DockerConfig {
             allow_host_tcp_ports: Vec::new(),
             upstream_dns: None,
             reap_interval: Duration::from_secs(1),
+            default_disk_bytes: Some(10 << 30),
         }
     }
 
@@ -356,6 +360,21 @@ async fn preflight(cfg: &DockerConfig) -> Result<()> {
             command: dockerd.clone(),
             detail: "not installed (Debian: docker.io)".into(),
         })?;
+    if cfg.default_disk_bytes.is_some() {
+        // Disk quotas mount a loop device per engine.
+        sys::run("which", &["mkfs.ext4"])
+            .await
+            .map_err(|_| HydraError::Command {
+                command: "mkfs.ext4".into(),
+                detail: "not installed (Debian: e2fsprogs); or run without disk quotas".into(),
+            })?;
+        sys::run("losetup", &["-f"])
+            .await
+            .map_err(|e| HydraError::Command {
+                command: "losetup -f".into(),
+                detail: format!("no loop device for disk quotas ({e}); run without disk quotas"),
+            })?;
+    }
     // A pool that overlaps a route of the host would shadow part of the host's network.
     let routes = sys::ip(&["-4", "route", "show"]).await.unwrap_or_default();
     for line in routes.lines() {
@@ -381,7 +400,7 @@ async fn preflight(cfg: &DockerConfig) -> Result<()> {
 }
 
 impl Inner {
-    async fn new_engine(&self) -> Result<Engine> {
+    async fn new_engine(&self, disk_bytes: Option<u64>) -> Result<Engine> {
         let key = format!("e{}", ulid::Ulid::new().to_string().to_lowercase());
         let (uplink, pool) = {
             let mut pools = self.pools.lock().await;
@@ -404,6 +423,7 @@ impl Inner {
             pool,
             data_dir: self.cfg.state_dir.join("engines").join(&key),
             run_dir: self.cfg.run_dir.join(slot.to_string()),
+            disk_bytes,
         };
         let record_path = self.record_path(&key);
         let body = serde_json::to_vec_pretty(&record).expect("record serialises");
@@ -446,15 +466,22 @@ impl Inner {
     /// a new one.
     async fn take_engine(&self, spec: &SandboxSpec) -> Result<(Engine, bool)> {
         let wanted = normalise(&spec.image);
+        let disk = spec.limits.disk_bytes.or(self.cfg.default_disk_bytes);
         let taken = {
             let mut warm = self.warm.lock().await;
+            // Warm engines have the default disk: another size needs a new engine.
             let exact = warm.iter().position(|w| {
-                spec.command.is_none() && w.workspace.is_some() && w.workspace == wanted
+                spec.command.is_none()
+                    && w.workspace.is_some()
+                    && w.workspace == wanted
+                    && w.engine.record.disk_bytes == disk
             });
-            match exact {
-                Some(i) => Some(warm.remove(i)),
-                None => warm.pop(),
-            }
+            let any = || {
+                warm.iter()
+                    .rposition(|w| w.engine.record.disk_bytes == disk)
+            };
+            let index = exact.or_else(any);
+            index.map(|i| warm.remove(i))
         };
         self.warm_wanted.notify_one();
         match taken {
@@ -482,7 +509,7 @@ impl Inner {
                 Ok((engine, false))
             }
             Some(Warm { engine, .. }) => Ok((engine, false)),
-            None => Ok((self.new_engine().await?, false)),
+            None => Ok((self.new_engine(disk).await?, false)),
         }
     }
 }
@@ -798,7 +825,7 @@ async fn warm_loop(inner: std::sync::Weak<Inner>) {
         let want = strong.cfg.warm_pool;
         let have = strong.warm.lock().await.len();
         if have < want {
-            match strong.new_engine().await {
+            match strong.new_engine(strong.cfg.default_disk_bytes).await {
                 Ok(engine) => {
                     for image in &strong.cfg.warm_images {
                         if let Err(e) = strong.images.ensure(&engine.docker, image).await {
