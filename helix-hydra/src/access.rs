@@ -123,6 +123,18 @@ impl SandboxService {
         self.runtime.port_target(id, port).await
     }
 
+    /// One buffered HTTP exchange with a port of the sandbox.
+    pub async fn http(
+        &self,
+        p: &Principal,
+        id: &SandboxId,
+        port: u16,
+        req: crate::relay::HttpExchange,
+    ) -> Result<crate::relay::HttpAnswer> {
+        self.authorize(p, id).await?;
+        self.runtime.http(id, port, req).await
+    }
+
     /// The workspace's output.
     pub async fn logs(&self, p: &Principal, id: &SandboxId, follow: bool) -> Result<LogStream> {
         self.authorize(p, id).await?;

@@ -55,6 +55,7 @@ pub mod addr_pool;
 pub mod docker;
 mod error;
 pub mod paths;
+pub mod relay;
 pub mod remote;
 pub mod sandbox;
 mod subnet;

@@ -371,6 +371,18 @@ pub trait SandboxRuntime: Send + Sync + std::fmt::Debug {
     async fn list_dir(&self, id: &SandboxId, path: &str) -> Result<Vec<FileEntry>>;
     /// The address on the sandbox host where a port the sandbox listens on is reachable.
     async fn port_target(&self, id: &SandboxId, port: u16) -> Result<SocketAddr>;
+    /// One buffered HTTP exchange with a port the sandbox listens on (for callers that
+    /// cannot reach [`SandboxRuntime::port_target`], such as a control plane in front of
+    /// a remote host).
+    async fn http(
+        &self,
+        id: &SandboxId,
+        port: u16,
+        req: crate::relay::HttpExchange,
+    ) -> Result<crate::relay::HttpAnswer> {
+        let target = self.port_target(id, port).await?;
+        crate::relay::exchange(target, &req).await
+    }
     /// The workspace's output so far (and as it comes when `follow`).
     async fn logs(&self, id: &SandboxId, follow: bool) -> Result<LogStream>;
     /// Moves the sandbox's deadline to `timeout` from now.

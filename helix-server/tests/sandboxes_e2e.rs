@@ -824,18 +824,44 @@ async fn a_remote_sandbox_host_dials_in_and_serves_sandboxes() {
         )
         .await;
     assert_eq!(st, 404, "owners only, on remote hosts too");
+    // A port of the remote sandbox, relayed through the host's link.
+    let events = api
+        .exec(&alice, &id, &["httpd", "-p", "8000", "-h", "/www"])
+        .await;
+    assert_eq!(events.last().unwrap()["code"], 0);
+    let mut body = String::new();
+    for _ in 0..50 {
+        let r = api
+            .http
+            .get(format!(
+                "{base}/api/v1/sandboxes/{id}/ports/8000/index.html?x=1"
+            ))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            assert!(r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("sandbox"));
+            body = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        body, WWW,
+        "a remote sandbox's port answers through the control plane"
+    );
     let r = api
         .http
-        .get(format!("{base}/api/v1/sandboxes/{id}/ports/80/"))
+        .get(format!("{base}/api/v1/sandboxes/{id}/ports/8001/"))
         .bearer_auth(&alice)
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.status(),
-        501,
-        "ports of remote sandboxes are not relayed yet"
-    );
+    assert_eq!(r.status(), 502, "nothing listens on 8001");
 
     // The host dies: its sandboxes are unavailable, not lost from the API's view.
     host.0.kill().unwrap();

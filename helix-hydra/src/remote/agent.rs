@@ -187,6 +187,11 @@ async fn run_call(
             .await;
             to_value(r)
         }
+        Op::Http {
+            sandbox: s,
+            port,
+            request,
+        } => to_value(async { runtime.http(&sandbox(&s)?, port, request).await }.await),
         Op::Kill { sandbox: s } => {
             let r = to_value(async { runtime.kill(&sandbox(&s)?).await }.await);
             report_load(runtime, tx).await;

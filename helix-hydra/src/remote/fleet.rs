@@ -642,6 +642,26 @@ impl SandboxRuntime for SandboxFleet {
         }
     }
 
+    async fn http(
+        &self,
+        id: &SandboxId,
+        port: u16,
+        request: crate::relay::HttpExchange,
+    ) -> Result<crate::relay::HttpAnswer> {
+        let r = match self.target_of(id).await? {
+            Target::Local(rt) => rt.http(id, port, request).await,
+            Target::Remote(h) => h
+                .call(Op::Http {
+                    sandbox: id.to_string(),
+                    port,
+                    request,
+                })
+                .await
+                .and_then(from_value),
+        };
+        self.forget_if_gone(id, r).await
+    }
+
     async fn logs(&self, id: &SandboxId, follow: bool) -> Result<LogStream> {
         let r = match self.target_of(id).await? {
             Target::Local(rt) => rt.logs(id, follow).await,

@@ -141,6 +141,16 @@ pub enum Op {
         /// Seconds from now.
         seconds: f64,
     },
+    /// `http`: one buffered HTTP exchange with a port of the sandbox; the reply's value
+    /// is an [`crate::relay::HttpAnswer`].
+    Http {
+        /// Sandbox id.
+        sandbox: String,
+        /// The port.
+        port: u16,
+        /// The request.
+        request: crate::relay::HttpExchange,
+    },
     /// `kill`.
     Kill {
         /// Sandbox id.

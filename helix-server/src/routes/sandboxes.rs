@@ -290,12 +290,20 @@ pub async fn proxy(
             )
         })?;
     let rest = get("path").unwrap_or_default();
-    let target = service(&s)?.port_target(&p, &id, port).await?;
+    let service = service(&s)?;
     let query = req
         .uri()
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
+    let target = match service.port_target(&p, &id, port).await {
+        Ok(t) => t,
+        // A sandbox on a remote host: one buffered exchange through its link.
+        Err(e) if e.code() == "unsupported" => {
+            return relay_buffered(&service, &p, &id, port, format!("/{rest}{query}"), req).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let url = format!("http://{target}/{rest}{query}");
     let (parts, body) = req.into_parts();
     let client = sandbox_client();
@@ -313,11 +321,18 @@ pub async fn proxy(
             format!("sandbox port {port} did not answer: {}", e.without_url()),
         )
     })?;
+    let headers = answer_headers(resp.headers().iter().map(|(k, v)| (k.clone(), v.clone())));
+    let status = resp.status();
+    Ok((status, headers, Body::from_stream(resp.bytes_stream())).into_response())
+}
+
+/// The headers of a sandbox's answer as the viewer gets them.
+fn answer_headers(from: impl Iterator<Item = (HeaderName, axum::http::HeaderValue)>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    for (name, value) in resp.headers() {
+    for (name, value) in from {
         // A sandbox sets no cookie on the Helix origin.
-        if forwardable(name) && name != header::SET_COOKIE {
-            headers.append(name.clone(), value.clone());
+        if forwardable(&name) && name != header::SET_COOKIE && name != header::CONTENT_LENGTH {
+            headers.append(name, value);
         }
     }
     // What a sandbox serves runs in an opaque origin: its scripts cannot read Helix's
@@ -330,8 +345,48 @@ pub async fn proxy(
         HeaderName::from_static("x-content-type-options"),
         axum::http::HeaderValue::from_static("nosniff"),
     );
-    let status = resp.status();
-    Ok((status, headers, Body::from_stream(resp.bytes_stream())).into_response())
+    headers
+}
+
+async fn relay_buffered(
+    service: &SandboxService,
+    p: &helix_core::auth::Principal,
+    id: &SandboxId,
+    port: u16,
+    path: String,
+    req: Request,
+) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, helix_hydra::relay::MAX_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "a request to a sandbox on a remote host is at most 16 MiB",
+            )
+        })?;
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| forwardable(k))
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let exchange = helix_hydra::relay::HttpExchange {
+        method: parts.method.as_str().to_owned(),
+        path,
+        headers,
+        body: body.to_vec(),
+    };
+    let answer = service.http(p, id, port, exchange).await?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let pairs = answer.headers.into_iter().filter_map(|(k, v)| {
+        Some((
+            HeaderName::from_bytes(k.as_bytes()).ok()?,
+            axum::http::HeaderValue::from_str(&v).ok()?,
+        ))
+    });
+    Ok((status, answer_headers(pairs), answer.body).into_response())
 }
 
 fn sandbox_client() -> &'static reqwest::Client {
