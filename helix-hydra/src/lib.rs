@@ -1,27 +1,23 @@
-//! `helix-hydra`: sandbox isolation for Helix sessions.
+//! `helix-hydra`: sandboxes for agents and CI jobs, each with its own Docker engine.
 //!
-//! This crate will give every session its own isolated place to run containers:
+//! - [`SandboxRuntime`]: create, exec with streamed output, files, ports, logs,
+//!   timeouts, kill; the shape of E2B-style SDKs.
+//! - [`docker::DockerHost`]: the Docker backend (bollard). Every sandbox gets a **dockerd
+//!   of its own** in its own network namespace (own data-root on its own disk, exec-root,
+//!   socket, bridge and address pool from the persistent [`AddrPool`]), a session DNS
+//!   server, a Docker authorization plugin that keeps it off the host, cgroup limits
+//!   and a deadline; host firewall chains keep sessions apart; a warm pool makes
+//!   creation fast; whatever a dead process left is collected at start. Needs root.
+//! - [`SandboxService`]: owner/site-admin access on top of any runtime.
+//! - [`remote`]: remote sandbox hosts dial OUT to the control plane; its
+//!   [`remote::SandboxFleet`] places sandboxes by free capacity.
 //!
-//! - a `SandboxRuntime` trait whose Docker backend starts a **dockerd per session**
-//!   (own data-root, exec-root, socket, bridge and address pool), so sessions cannot
-//!   see each other's containers;
-//! - explicit firewall rules between sessions, a veth pair so the session's desktop
-//!   reaches its own containers, and a per-session DNS server that resolves the
-//!   session's container names and forwards the rest to the host's resolvers;
-//! - the sandbox API: create, exec with streamed output, files, ports, logs, stop,
-//!   garbage collection and a warm pool; sandbox hosts dial out to the control plane.
-//!
-//! Today it provides the first building block: [`AddrPool`], which hands each session
-//! a bridge subnet that never overlaps another session's and survives a restart of
-//! the sandbox host, and [`Subnet`], an IPv4 CIDR type.
+//! Design and operations: `docs/sandboxes.md`; the host link:
+//! `docs/sandbox-host-protocol.md`.
 //!
 //! # Cargo features
 //!
-//! None yet. Planned, all additive and off by default:
-//!
-//! - `docker`: the Docker backend of `SandboxRuntime` (without it, creating a sandbox
-//!   fails with a clear "built without docker" error);
-//! - `test-util`: a recording fake `SandboxRuntime` for downstream tests.
+//! - `openapi`: `utoipa::ToSchema` for the API types (for hosts that publish OpenAPI).
 //!
 //! # Quick start
 //!
