@@ -39,6 +39,13 @@ if command -v busybox >/dev/null 2>&1 && [ -z "${HELIX_SANDBOX_IMAGES:-}" ]; the
   [ -f .helix-data/images/busybox.tar ] || bash scripts/busybox-image.sh .helix-data/images/busybox.tar
   sandbox_args=(--sandbox-image "helix/busybox=$PWD/.helix-data/images/busybox.tar")
 fi
+if command -v npm >/dev/null 2>&1; then
+  echo "run.sh: building the web UI (frontend/) ..." >&2
+  npm --prefix frontend ci --no-audit --no-fund --loglevel=error >/dev/null
+  npm --prefix frontend run build --silent >/dev/null
+else
+  echo "run.sh: npm not found: the web UI is not built (the API works without it)" >&2
+fi
 echo "run.sh: building helix (release; the first build takes a few minutes) ..." >&2
 cargo build --release -p helix-server --bin helix
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

@@ -13,11 +13,12 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 # Debian packages needed by the tests (PostgreSQL comes from PyPI, see scripts/pg.sh).
+# chromium: the web UI's browser test (driven by playwright-core from frontend/).
 # helix-hydra's real-engine tests: a dockerd per sandbox (docker.io), namespaces and veths
 # (iproute2, util-linux's nsenter), firewall rules (iptables), per-sandbox disks (e2fsprogs'
 # mkfs.ext4 on loop devices), a static busybox for test images
 # (busybox-static) and `file` to find a static docker client for the in-sandbox `docker` tests.
-APT_PACKAGES=(docker.io iptables iproute2 util-linux e2fsprogs busybox-static file)
+APT_PACKAGES=(docker.io iptables iproute2 util-linux e2fsprogs busybox-static file chromium)
 
 fail() { echo "test-deps: error: $*" >&2; exit 1; }
 

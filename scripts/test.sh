@@ -15,6 +15,8 @@
 #   HELIX_TEST_MODEL         a tiny Llama GGUF for it (scripts/llama.sh model; see
 #                            scripts/tiny_model.py: any chat prompt gets "Hello from tiny llama!")
 #   HELIX_TEST_REQUIRE_LLAMA=1  tests needing llama-server must fail, not skip, without it
+#   HELIX_TEST_REQUIRE_BROWSER=1 the web UI's browser test must fail, not skip, without
+#                            chromium, node and a built frontend/
 #   HELIX_TEST_REQUIRE_DOCKER=1 sandbox tests (real dockerd per sandbox, as root) must fail, not
 #                            skip, without docker.io, iptables, iproute2 and busybox-static
 # CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
@@ -53,6 +55,8 @@ export HELIX_LLAMA_SERVER HELIX_TEST_MODEL
 export HELIX_TEST_REQUIRE_LLAMA=1
 # helix-hydra's sandbox tests run real dockerd engines (root, docker.io; scripts/test-deps.sh).
 export HELIX_TEST_REQUIRE_DOCKER=1
+# The web UI's browser test (Debian's chromium, playwright-core from frontend/).
+export HELIX_TEST_REQUIRE_BROWSER=1
 
 failed=()
 summary=()
@@ -66,6 +70,14 @@ run_step() {
   ((rc == 0)) || failed+=("$name")
 }
 
+# The web UI (frontend/): the typed client matches docs/openapi.json, then the type
+# check, lint, unit tests and the production build (which the browser test serves).
+run_step "frontend: npm ci" npm --prefix frontend ci --no-audit --no-fund
+run_step "frontend: api client matches docs/openapi.json" npm --prefix frontend run check:api
+run_step "frontend: typecheck" npm --prefix frontend run typecheck
+run_step "frontend: lint" npm --prefix frontend run lint
+run_step "frontend: unit tests (vitest)" npm --prefix frontend test
+run_step "frontend: build" npm --prefix frontend run build
 run_step "cargo fmt --all -- --check" cargo fmt --all -- --check
 run_step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings
@@ -73,6 +85,7 @@ run_step "cargo clippy --workspace --all-targets -- -D warnings" \
 # run takes a few minutes; a cold one compiles for about ten first).
 run_step "cargo test --workspace --all-targets" timeout --kill-after=30 2400 cargo test --workspace --all-targets
 run_step "cargo test --workspace --doc" timeout --kill-after=30 1200 cargo test --workspace --doc
+
 
 step "summary"
 printf '    %s\n' "${summary[@]}"

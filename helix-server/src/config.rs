@@ -73,6 +73,9 @@ pub struct ServeConfig {
     /// SSO settings.
     #[command(flatten)]
     pub oidc: OidcArgs,
+    /// The web UI's production build; default `frontend/dist` when it exists.
+    #[arg(long, env = "HELIX_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
     /// GPU runners and the scheduler.
     #[command(flatten)]
     pub runners: RunnerPoolArgs,

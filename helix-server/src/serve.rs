@@ -77,6 +77,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         public_url,
         max_body_bytes: cfg.max_body_bytes,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
+        web_dir: web_dir(cfg)?,
     };
     let cp = builder.build()?;
     if let Err(e) = cp.ensure_runner_endpoint().await {
@@ -87,6 +88,30 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
     let local = crate::sandbox_host::start(&cfg.sandboxes, &cfg.data_dir).await?;
     state = state.with_fleet(local);
     Ok(state)
+}
+
+/// The web UI's folder: `--web-dir`, else `frontend/dist` under the current directory
+/// when it holds a build. Must contain `index.html`.
+fn web_dir(cfg: &ServeConfig) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let dir = match &cfg.web_dir {
+        Some(d) => d.clone(),
+        None => {
+            let d = std::path::PathBuf::from("frontend/dist");
+            if !d.join("index.html").is_file() {
+                tracing::info!("no web UI build (frontend/dist): serving the API only");
+                return Ok(None);
+            }
+            d
+        }
+    };
+    anyhow::ensure!(
+        dir.join("index.html").is_file(),
+        "--web-dir {}: no index.html there (build it: cd frontend && npm ci && npm run build)",
+        dir.display()
+    );
+    let dir = std::fs::canonicalize(&dir)?;
+    tracing::info!(dir = %dir.display(), "serving the web UI");
+    Ok(Some(dir))
 }
 
 /// The scheduler's settings from flags.

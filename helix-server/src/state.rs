@@ -32,6 +32,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: std::time::Duration,
+    /// The web UI's production build (`frontend/dist`), served for non-API paths.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl HttpSettings {
@@ -47,6 +49,7 @@ impl Default for HttpSettings {
             public_url: "http://localhost:8080".into(),
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(300),
+            web_dir: None,
         }
     }
 }

@@ -16,6 +16,7 @@ mod sandbox_hosts;
 mod sandboxes;
 mod sessions;
 mod usage;
+mod web;
 mod ws;
 
 use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
@@ -111,12 +112,49 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the API, generated from the route annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    unique_operation_ids(api_router().split_for_parts().1)
+}
+
+/// Operation ids are the handlers' names (`list`, `create`, ...), which repeat across
+/// modules; clients generated from the document need them unique: `{tag}_{name}`.
+fn unique_operation_ids(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut seen = std::collections::HashSet::new();
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tag = op
+                .tags
+                .as_ref()
+                .and_then(|t| t.first())
+                .map(|t| t.replace('-', "_"))
+                .unwrap_or_default();
+            let name = op.operation_id.clone().unwrap_or_default();
+            let mut id = if tag.is_empty() || name.starts_with(&format!("{tag}_")) {
+                name
+            } else {
+                format!("{tag}_{name}")
+            };
+            while !seen.insert(id.clone()) {
+                id.push('_');
+            }
+            op.operation_id = Some(id);
+        }
+    }
+    doc
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
+    let doc = unique_operation_ids(doc);
     let doc_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let api = api
         .route(
@@ -128,7 +166,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .fallback(not_found)
+        .fallback(web::fallback)
         .method_not_allowed_fallback(method_not_allowed);
     with_middleware(api, &state.http).with_state(state)
 }
@@ -153,7 +191,7 @@ fn with_middleware<S: Clone + Send + Sync + 'static>(
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 

@@ -1,0 +1,26 @@
+import { Alert, Box, Paper, Text } from "@mantine/core";
+import Markdown from "react-markdown";
+import type { Interaction } from "../api/client";
+
+/** One message of a conversation; the assistant's rendered as Markdown. */
+export function Message({ interaction }: { interaction: Interaction }) {
+  const mine = interaction.role === "user";
+  return (
+    <Box style={{ alignSelf: mine ? "flex-end" : "flex-start", maxWidth: "80%" }} data-role={interaction.role}>
+      <Paper withBorder p="sm" radius="md" bg={mine ? "var(--mantine-primary-color-light)" : undefined}>
+        {mine ? (
+          <Text style={{ whiteSpace: "pre-wrap" }}>{interaction.content}</Text>
+        ) : (
+          <div className="markdown" data-testid="assistant-message">
+            <Markdown>{interaction.content || (interaction.state === "waiting" ? "…" : "")}</Markdown>
+          </div>
+        )}
+        {interaction.state === "error" && (
+          <Alert color="red" mt="xs" role="alert">
+            {interaction.error ?? "The model failed"}
+          </Alert>
+        )}
+      </Paper>
+    </Box>
+  );
+}

@@ -1,0 +1,175 @@
+import { Alert, Button, Group, NavLink, ScrollArea, Select, Stack, Text, Textarea, TextInput } from "@mantine/core";
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { useNavigate, useParams } from "react-router-dom";
+import { api, errorMessage, type ChatEvent, type ChatSession, type Interaction } from "../api/client";
+import { readSse } from "../api/sse";
+import { Message } from "../components/Message";
+import { applyEvent } from "./chatState";
+
+/** Chat: the session list, a conversation, and a composer that streams answers in. */
+export function ChatPage() {
+  const { sessionId } = useParams();
+  const navigate = useNavigate();
+  const [sessions, setSessions] = useState<ChatSession[]>([]);
+  const [search, setSearch] = useState("");
+  const [models, setModels] = useState<string[]>([]);
+  const [model, setModel] = useState<string | null>(null);
+  const [interactions, setInteractions] = useState<Interaction[]>([]);
+  const [draft, setDraft] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const abort = useRef<AbortController | null>(null);
+
+  const loadSessions = useCallback(async () => {
+    const { data } = await api.GET("/api/v1/sessions");
+    if (data) setSessions(data);
+  }, []);
+
+  useEffect(() => {
+    void loadSessions();
+    void fetch("/v1/models", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : { data: [] }))
+      .then((list: { data?: { id: string }[] }) => {
+        const ids = (list.data ?? []).map((m) => m.id);
+        setModels(ids);
+        setModel((m) => m ?? ids[0] ?? null);
+      });
+  }, [loadSessions]);
+
+  useEffect(() => {
+    setInteractions([]);
+    setError(null);
+    if (!sessionId) return;
+    void api.GET("/api/v1/sessions/{session_id}", { params: { path: { session_id: sessionId } } }).then(({ data, error }) => {
+      if (data) setInteractions(data.interactions);
+      else setError(errorMessage(error));
+    });
+  }, [sessionId]);
+
+  const send = async (e: FormEvent) => {
+    e.preventDefault();
+    const message = draft.trim();
+    if (!message || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      let id = sessionId;
+      if (!id) {
+        if (!model) throw new Error("Choose a model first");
+        const { data, error } = await api.POST("/api/v1/sessions", { body: { model } });
+        if (error || !data) throw error;
+        id = data.id;
+        navigate(`/chat/${id}`, { replace: true });
+      }
+      setDraft("");
+      abort.current = new AbortController();
+      const resp = await fetch(`/api/v1/sessions/${id}/chat`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-csrf-token": csrfHeader() },
+        body: JSON.stringify({ message }),
+        signal: abort.current.signal,
+      });
+      if (!resp.ok || !resp.body) throw await resp.json().catch(() => new Error(resp.statusText));
+      for await (const ev of readSse<ChatEvent>(resp.body)) {
+        setInteractions((list) => applyEvent(list, ev));
+      }
+      void loadSessions();
+    } catch (err) {
+      if (!(err instanceof DOMException && err.name === "AbortError")) setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+      abort.current = null;
+    }
+  };
+
+  const shown = useMemo(
+    () => sessions.filter((s) => s.name.toLowerCase().includes(search.toLowerCase())),
+    [sessions, search],
+  );
+
+  return (
+    <Group align="stretch" gap={0} h="calc(100vh - 52px)" wrap="nowrap">
+      <Stack w={260} p="sm" gap="xs" style={{ borderRight: "1px solid var(--mantine-color-default-border)" }}>
+        <Button onClick={() => navigate("/chat")} variant="light">
+          New chat
+        </Button>
+        <TextInput placeholder="Search chats" aria-label="Search chats" value={search} onChange={(e) => setSearch(e.currentTarget.value)} />
+        <ScrollArea style={{ flex: 1 }}>
+          {shown.length === 0 && (
+            <Text size="sm" c="dimmed" p="xs">
+              No chats yet
+            </Text>
+          )}
+          {shown.map((s) => (
+            <NavLink key={s.id} label={s.name} description={s.model} active={s.id === sessionId} onClick={() => navigate(`/chat/${s.id}`)} />
+          ))}
+        </ScrollArea>
+      </Stack>
+      <Stack style={{ flex: 1 }} p="md" gap="sm">
+        {!sessionId && (
+          <Select
+            label="Model"
+            placeholder={models.length ? "Choose a model" : "No models available: add a provider or a runner"}
+            data={models}
+            value={model}
+            onChange={setModel}
+            w={320}
+          />
+        )}
+        <ScrollArea style={{ flex: 1 }}>
+          <Stack gap="sm" data-testid="conversation">
+            {interactions
+              .filter((i) => i.role === "user" || i.role === "assistant")
+              .map((i) => (
+                <Message key={i.id} interaction={i} />
+              ))}
+          </Stack>
+        </ScrollArea>
+        {error && (
+          <Alert color="red" role="alert">
+            {error}
+          </Alert>
+        )}
+        <form onSubmit={send}>
+          <Group align="flex-end">
+            <Textarea
+              aria-label="Message"
+              placeholder="Send a message"
+              autosize
+              minRows={1}
+              maxRows={8}
+              style={{ flex: 1 }}
+              value={draft}
+              onChange={(e) => setDraft(e.currentTarget.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && !e.shiftKey) {
+                  e.preventDefault();
+                  e.currentTarget.form?.requestSubmit();
+                }
+              }}
+            />
+            {busy ? (
+              <Button color="red" variant="light" onClick={() => abort.current?.abort()}>
+                Stop
+              </Button>
+            ) : (
+              <Button type="submit" disabled={!draft.trim()}>
+                Send
+              </Button>
+            )}
+          </Group>
+        </form>
+      </Stack>
+    </Group>
+  );
+}
+
+function csrfHeader(): string {
+  return (
+    document.cookie
+      .split("; ")
+      .find((c) => c.startsWith("helix_csrf="))
+      ?.slice("helix_csrf=".length) ?? ""
+  );
+}
