@@ -57,3 +57,16 @@ async fn every_documented_operation_is_routed_and_served() {
         }
     }
 }
+
+#[test]
+fn operation_ids_are_unique() {
+    let doc = serde_json::to_value(helix_server::openapi()).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            assert!(seen.insert(id.clone()), "{method} {path}: operationId {id} repeats");
+        }
+    }
+}
