@@ -69,6 +69,49 @@ try {
   await second.goto(url);
   await second.getByTestId("assistant-message").filter({ hasText: answer }).waitFor();
 
+  step("create an API key (shown once) and revoke it");
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.getByRole("heading", { name: "API keys" }).waitFor();
+  await page.getByLabel("Key name").fill("laptop");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = await page.getByTestId("new-key").textContent();
+  if (!secret?.startsWith("hx-")) throw new Error(`unexpected key ${secret}`);
+  await page.getByRole("cell", { name: "active" }).waitFor();
+  await page.screenshot({ path: `${shots}/06-api-keys.png` });
+  await page.getByRole("button", { name: "Revoke laptop" }).click();
+  await page.getByRole("cell", { name: "revoked" }).waitFor();
+
+  step("add a provider; its key is never shown again");
+  await page.getByRole("link", { name: "Providers" }).click();
+  await page.getByRole("heading", { name: "Providers" }).waitFor();
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("local");
+  await page.getByLabel("Base URL").fill("http://127.0.0.1:9/v1");
+  await page.locator("input[type=password]").fill("sk-test-secret");
+  // A loopback upstream is for site admins' global endpoints only.
+  await page.getByLabel("Who may use it").first().click();
+  await page.getByRole("option", { name: "Everyone" }).click();
+  await page.getByRole("button", { name: "Add provider" }).click();
+  await page.getByRole("cell", { name: "stored" }).waitFor();
+  if ((await page.locator("input[type=password]").inputValue()) !== "") throw new Error("the key stayed in the form");
+  if ((await page.content()).includes("sk-test-secret")) throw new Error("the key is on the page");
+  await page.screenshot({ path: `${shots}/07-providers.png` });
+
+  step("create an app and chat with it");
+  await page.getByRole("link", { name: "Apps" }).click();
+  await page.getByRole("heading", { name: "Apps" }).waitFor();
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Greeter");
+  await page.getByLabel("System prompt").fill("You greet people.");
+  await page.getByRole("button", { name: "Create app" }).click();
+  await page.getByTestId("app-card").filter({ hasText: "Greeter" }).waitFor();
+  await page.screenshot({ path: `${shots}/08-apps.png` });
+  await page.getByRole("button", { name: "Chat with Greeter" }).click();
+  await page.getByText("Chat with Greeter").waitFor();
+  await page.getByLabel("Message").fill("Hi there");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByText("Hi there").waitFor();
+  await page.getByTestId("assistant-message").filter({ hasText: answer }).waitFor();
+  await page.screenshot({ path: `${shots}/09-app-chat.png` });
+
   step("dark mode");
   await page.getByRole("button", { name: /Use (dark|light) theme/ }).click();
   await page.screenshot({ path: `${shots}/05-chat-toggled-theme.png` });

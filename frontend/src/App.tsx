@@ -1,17 +1,21 @@
 import { Center, Loader } from "@mantine/core";
 import { useCallback, useEffect, useState } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
-import { api, type User } from "./api/client";
+import { api } from "./api/client";
+import { MeContext, type Me } from "./me";
+import { ApiKeysPage } from "./pages/ApiKeys";
+import { AppsPage } from "./pages/Apps";
+import { ProvidersPage } from "./pages/Providers";
 import { Shell } from "./components/Shell";
 import { ChatPage } from "./pages/Chat";
 import { LoginPage } from "./pages/Login";
 
 /** Who is signed in: `undefined` while asking, `null` when nobody. */
 function useMe() {
-  const [me, setMe] = useState<User | null | undefined>(undefined);
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
   const refresh = useCallback(async () => {
     const { data } = await api.GET("/api/v1/users/me");
-    setMe(data?.user ?? null);
+    setMe(data ?? null);
   }, []);
   useEffect(() => {
     void refresh();
@@ -37,11 +41,16 @@ export function App() {
     );
   }
   return (
-    <Shell user={me} onSignedOut={signOut}>
-      <Routes>
-        <Route path="/chat/:sessionId?" element={<ChatPage />} />
-        <Route path="*" element={<Navigate to="/chat" replace />} />
-      </Routes>
-    </Shell>
+    <MeContext.Provider value={me}>
+      <Shell user={me.user} onSignedOut={signOut}>
+        <Routes>
+          <Route path="/chat/:sessionId?" element={<ChatPage />} />
+          <Route path="/apps" element={<AppsPage />} />
+          <Route path="/providers" element={<ProvidersPage />} />
+          <Route path="/api-keys" element={<ApiKeysPage />} />
+          <Route path="*" element={<Navigate to="/chat" replace />} />
+        </Routes>
+      </Shell>
+    </MeContext.Provider>
   );
 }

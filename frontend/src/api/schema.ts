@@ -1860,12 +1860,12 @@ export interface operations {
     };
     apps_list: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Only this org's apps (default: every org of the caller). */
-                org_id: string | null;
+                org_id?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2109,16 +2109,16 @@ export interface operations {
     };
     auth_oidc_callback: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Authorization code. */
-                code: string | null;
+                code?: string;
                 /** @description The state from the login. */
-                state: string | null;
+                state?: string;
                 /** @description Set when the provider refused. */
-                error: string | null;
+                error?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2142,12 +2142,12 @@ export interface operations {
     };
     auth_oidc_login: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description A local path to return to (default `/`). */
-                return_to: string | null;
+                return_to?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3121,12 +3121,13 @@ export interface operations {
     };
     sandboxes_list_dir: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Absolute path; `..` is refused. */
+                path: string;
+            };
             header?: never;
             path: {
                 sandbox_id: string;
-                /** @description Absolute path; `..` is refused. */
-                path: string;
             };
             cookie?: never;
         };
@@ -3211,12 +3212,13 @@ export interface operations {
     };
     sandboxes_read_file: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Absolute path; `..` is refused. */
+                path: string;
+            };
             header?: never;
             path: {
                 sandbox_id: string;
-                /** @description Absolute path; `..` is refused. */
-                path: string;
             };
             cookie?: never;
         };
@@ -3259,12 +3261,13 @@ export interface operations {
     };
     sandboxes_write_file: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description Absolute path; `..` is refused. */
+                path: string;
+            };
             header?: never;
             path: {
                 sandbox_id: string;
-                /** @description Absolute path; `..` is refused. */
-                path: string;
             };
             cookie?: never;
         };
@@ -3309,12 +3312,13 @@ export interface operations {
     };
     sandboxes_logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Keep the response open and stream new output. */
+                follow?: boolean;
+            };
             header?: never;
             path: {
                 sandbox_id: string;
-                /** @description Keep the response open and stream new output. */
-                follow: boolean;
             };
             cookie?: never;
         };
@@ -3571,12 +3575,13 @@ export interface operations {
     };
     sessions_chat: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `false`: wait and answer with the final event as JSON (default `true`: SSE). */
+                stream?: boolean;
+            };
             header?: never;
             path: {
                 session_id: string;
-                /** @description `false`: wait and answer with the final event as JSON (default `true`: SSE). */
-                stream: boolean | null;
             };
             cookie?: never;
         };
@@ -3640,12 +3645,13 @@ export interface operations {
     };
     sessions_regenerate: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `false`: wait and answer with the final event as JSON (default `true`: SSE). */
+                stream?: boolean;
+            };
             header?: never;
             path: {
                 session_id: string;
-                /** @description `false`: wait and answer with the final event as JSON (default `true`: SSE). */
-                stream: boolean | null;
             };
             cookie?: never;
         };

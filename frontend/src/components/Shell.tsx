@@ -9,12 +9,21 @@ import {
   useMantineColorScheme,
 } from "@mantine/core";
 import type { ReactNode } from "react";
+import { Link, useLocation } from "react-router-dom";
 import { api, type User } from "../api/client";
+
+const PAGES: [string, string][] = [
+  ["/chat", "Chat"],
+  ["/apps", "Apps"],
+  ["/providers", "Providers"],
+  ["/api-keys", "API keys"],
+];
 
 /** The frame around every signed-in page: title, who is signed in, theme, sign out. */
 export function Shell({ user, onSignedOut, children }: { user: User; onSignedOut: () => void; children: ReactNode }) {
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme("light");
+  const { pathname } = useLocation();
   const signOut = async () => {
     await api.POST("/api/v1/auth/logout");
     onSignedOut();
@@ -23,7 +32,23 @@ export function Shell({ user, onSignedOut, children }: { user: User; onSignedOut
     <AppShell header={{ height: 52 }} padding={0}>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
-          <Title order={3}>Helix</Title>
+          <Group gap="lg">
+            <Title order={3}>Helix</Title>
+            <Group gap={4} component="nav" aria-label="Main">
+              {PAGES.map(([to, label]) => (
+                <Button
+                  key={to}
+                  component={Link}
+                  to={to}
+                  size="xs"
+                  variant={pathname.startsWith(to) ? "light" : "subtle"}
+                  aria-current={pathname.startsWith(to) ? "page" : undefined}
+                >
+                  {label}
+                </Button>
+              ))}
+            </Group>
+          </Group>
           <Group gap="sm">
             <Text size="sm" c="dimmed" data-testid="signed-in-as">
               {user.email}

@@ -1,6 +1,6 @@
 import { Alert, Button, Group, NavLink, ScrollArea, Select, Stack, Text, Textarea, TextInput } from "@mantine/core";
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { useNavigate, useParams } from "react-router-dom";
+import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorMessage, type ChatEvent, type ChatSession, type Interaction } from "../api/client";
 import { readSse } from "../api/sse";
 import { Message } from "../components/Message";
@@ -9,6 +9,9 @@ import { applyEvent } from "./chatState";
 /** Chat: the session list, a conversation, and a composer that streams answers in. */
 export function ChatPage() {
   const { sessionId } = useParams();
+  const [search_params] = useSearchParams();
+  const appId = search_params.get("app");
+  const [appName, setAppName] = useState<string | null>(null);
   const navigate = useNavigate();
   const [sessions, setSessions] = useState<ChatSession[]>([]);
   const [search, setSearch] = useState("");
@@ -19,6 +22,15 @@ export function ChatPage() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const abort = useRef<AbortController | null>(null);
+  // The session this page just created: its conversation streams in here, so moving to
+  // its URL must not replace it with an older snapshot.
+  const created = useRef<string | null>(null);
+
+  useEffect(() => {
+    setAppName(null);
+    if (!appId) return;
+    void api.GET("/api/v1/apps/{app_id}", { params: { path: { app_id: appId } } }).then(({ data }) => setAppName(data?.name ?? null));
+  }, [appId]);
 
   const loadSessions = useCallback(async () => {
     const { data } = await api.GET("/api/v1/sessions");
@@ -37,6 +49,7 @@ export function ChatPage() {
   }, [loadSessions]);
 
   useEffect(() => {
+    if (sessionId && sessionId === created.current) return;
     setInteractions([]);
     setError(null);
     if (!sessionId) return;
@@ -55,10 +68,12 @@ export function ChatPage() {
     try {
       let id = sessionId;
       if (!id) {
-        if (!model) throw new Error("Choose a model first");
-        const { data, error } = await api.POST("/api/v1/sessions", { body: { model } });
+        if (!model && !appId) throw new Error("Choose a model first");
+        const body = appId ? { app_id: appId } : { model };
+        const { data, error } = await api.POST("/api/v1/sessions", { body });
         if (error || !data) throw error;
         id = data.id;
+        created.current = id;
         navigate(`/chat/${id}`, { replace: true });
       }
       setDraft("");
@@ -107,7 +122,8 @@ export function ChatPage() {
         </ScrollArea>
       </Stack>
       <Stack style={{ flex: 1 }} p="md" gap="sm">
-        {!sessionId && (
+        {!sessionId && appId && <Text fw={500}>Chat with {appName ?? "the app"}</Text>}
+        {!sessionId && !appId && (
           <Select
             label="Model"
             placeholder={models.length ? "Choose a model" : "No models available: add a provider or a runner"}

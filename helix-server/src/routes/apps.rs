@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 
 /// Filters for listing apps.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListAppsQuery {
     /// Only this org's apps (default: every org of the caller).

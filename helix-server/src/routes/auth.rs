@@ -118,6 +118,7 @@ pub async fn me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Me>>
 
 /// Where to go after an SSO login.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OidcLoginQuery {
     /// A local path to return to (default `/`).
     pub return_to: Option<String>,
@@ -147,6 +148,7 @@ pub async fn oidc_login(
 
 /// What the identity provider sends back.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OidcCallbackQuery {
     /// Authorization code.
     pub code: Option<String>,

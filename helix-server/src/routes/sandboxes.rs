@@ -152,6 +152,7 @@ pub async fn exec(
 
 /// A path inside the sandbox.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PathQuery {
     /// Absolute path; `..` is refused.
@@ -211,6 +212,7 @@ pub async fn list_dir(
 
 /// Log options.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogsQuery {
     /// Keep the response open and stream new output.

@@ -19,6 +19,7 @@ use utoipa::IntoParams;
 
 /// How a turn answers.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TurnQuery {
     /// `false`: wait and answer with the final event as JSON (default `true`: SSE).
