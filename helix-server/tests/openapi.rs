@@ -66,7 +66,10 @@ fn operation_ids_are_unique() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default().to_owned();
             assert!(!id.is_empty(), "{method} {path} has no operationId");
-            assert!(seen.insert(id.clone()), "{method} {path}: operationId {id} repeats");
+            assert!(
+                seen.insert(id.clone()),
+                "{method} {path}: operationId {id} repeats"
+            );
         }
     }
 }
