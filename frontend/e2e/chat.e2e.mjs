@@ -5,12 +5,14 @@
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [base, shots] = process.argv.slice(2);
-if (!base || !shots) {
+const [given, shots] = process.argv.slice(2);
+if (!given || !shots) {
   console.error("usage: node e2e/chat.e2e.mjs BASE_URL SCREENSHOT_DIR");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
+// The server's public URL is http://localhost:PORT: live updates check the origin.
+const base = given.replace("127.0.0.1", "localhost");
 const answer = "Hello from tiny llama!";
 
 const browser = await chromium.launch({
@@ -64,10 +66,15 @@ try {
   // The session is listed (its entry shows the model; the picker is gone in a session).
   await page.getByText("runners/tiny", { exact: true }).first().waitFor();
 
-  step("a second page opens the same conversation");
+  step("a second page opens the same conversation and watches it grow live");
   const second = await context.newPage();
   await second.goto(url);
   await second.getByTestId("assistant-message").filter({ hasText: answer }).waitFor();
+  await page.getByLabel("Message").fill("And again");
+  await page.getByRole("button", { name: "Send" }).click();
+  await second.getByText("And again").waitFor();
+  await second.getByTestId("assistant-message").filter({ hasText: answer }).nth(1).waitFor();
+  await second.screenshot({ path: `${shots}/04b-second-page-live.png` });
 
   step("create an API key (shown once) and revoke it");
   await page.getByRole("link", { name: "API keys" }).click();

@@ -433,13 +433,22 @@ async fn warm_engines_with_a_prestarted_workspace_honour_the_spec() {
         "echo custom-main; exec sleep 600".into(),
     ]);
     let custom = host.create(spec).await.unwrap();
-    let mut logs = host.logs(&custom.id, false).await.unwrap();
-    let first = logs.next().await.unwrap().unwrap();
+    // Its main process runs the command: its first output is in the logs (the
+    // command may not have written it yet when create returns).
+    let mut first = None;
+    for _ in 0..100 {
+        let mut logs = host.logs(&custom.id, false).await.unwrap();
+        if let Some(ev) = logs.next().await {
+            first = Some(ev.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         first,
-        ExecEvent::Stdout {
+        Some(ExecEvent::Stdout {
             data: "custom-main\n".into()
-        }
+        })
     );
     host.uninstall().await.unwrap();
     assert_eq!(leftovers("twm"), Vec::<String>::new());

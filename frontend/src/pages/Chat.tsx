@@ -4,6 +4,7 @@ import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorMessage, type ChatEvent, type ChatSession, type Interaction } from "../api/client";
 import { readSse } from "../api/sse";
 import { Message } from "../components/Message";
+import { useLiveSession } from "../hooks/useLiveSession";
 import { applyEvent } from "./chatState";
 
 /** Chat: the session list, a conversation, and a composer that streams answers in. */
@@ -97,6 +98,13 @@ export function ChatPage() {
       abort.current = null;
     }
   };
+
+  // Live: other tabs and devices see the conversation grow; replays are harmless.
+  useLiveSession(
+    sessionId,
+    (list) => setInteractions(list),
+    (ev) => setInteractions((list) => applyEvent(list, ev)),
+  );
 
   const shown = useMemo(
     () => sessions.filter((s) => s.name.toLowerCase().includes(search.toLowerCase())),
