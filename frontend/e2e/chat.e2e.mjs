@@ -119,6 +119,25 @@ try {
   await page.getByTestId("assistant-message").filter({ hasText: answer }).waitFor();
   await page.screenshot({ path: `${shots}/09-app-chat.png` });
 
+  step("a user of another org sees none of it");
+  const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const stranger = await other.newPage();
+  stranger.setDefaultTimeout(60_000);
+  await stranger.goto(base);
+  await stranger.getByRole("button", { name: "Create an account" }).click();
+  await stranger.getByLabel("Email").fill("mallory@example.com");
+  await stranger.locator("input[type=password]").fill("correct horse battery");
+  await stranger.getByRole("button", { name: "Create account" }).click();
+  await stranger.getByTestId("signed-in-as").filter({ hasText: "mallory@example.com" }).waitFor();
+  await stranger.getByText("No chats yet").waitFor();
+  await stranger.goto(url);
+  await stranger.getByRole("alert").filter({ hasText: /not found/i }).waitFor();
+  if ((await stranger.getByTestId("assistant-message").count()) !== 0) throw new Error("a stranger sees the conversation");
+  await stranger.screenshot({ path: `${shots}/10-other-org-no-access.png` });
+  await stranger.getByRole("link", { name: "Apps" }).click();
+  await stranger.getByText("No apps yet").waitFor();
+  await other.close();
+
   step("dark mode");
   await page.getByRole("button", { name: /Use (dark|light) theme/ }).click();
   await page.screenshot({ path: `${shots}/05-chat-toggled-theme.png` });
