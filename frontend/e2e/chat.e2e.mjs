@@ -76,6 +76,21 @@ try {
   await second.getByTestId("assistant-message").filter({ hasText: answer }).nth(1).waitFor();
   await second.screenshot({ path: `${shots}/04b-second-page-live.png` });
 
+  step("regenerate, rename and delete");
+  const regenerated = page.waitForResponse((r) => r.url().includes("/regenerate") && r.status() === 200);
+  await page.getByRole("button", { name: "Regenerate" }).click();
+  await regenerated;
+  await page.getByTestId("assistant-message").filter({ hasText: answer }).nth(1).waitFor();
+  await page.getByRole("button", { name: "Regenerate" }).waitFor();
+  const answers = await page.getByTestId("assistant-message").count();
+  if (answers !== 2) throw new Error(`regenerate replaces the last answer: ${answers} answers`);
+  await page.getByRole("button", { name: "Actions for New chat" }).click();
+  await page.getByRole("menuitem", { name: "Rename" }).click();
+  await page.getByLabel("Chat name").fill("Greetings");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Greetings", { exact: true }).waitFor();
+  await page.screenshot({ path: `${shots}/04c-renamed.png` });
+
   step("create an API key (shown once) and revoke it");
   await page.getByRole("link", { name: "API keys" }).click();
   await page.getByRole("heading", { name: "API keys" }).waitFor();
@@ -137,6 +152,12 @@ try {
   await stranger.getByRole("link", { name: "Apps" }).click();
   await stranger.getByText("No apps yet").waitFor();
   await other.close();
+
+  step("delete a chat");
+  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByRole("button", { name: "Actions for Greetings" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await page.getByText("Greetings", { exact: true }).waitFor({ state: "detached" });
 
   step("dark mode");
   await page.getByRole("button", { name: /Use (dark|light) theme/ }).click();

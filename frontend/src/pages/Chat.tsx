@@ -1,4 +1,4 @@
-import { Alert, Button, Group, NavLink, ScrollArea, Select, Stack, Text, Textarea, TextInput } from "@mantine/core";
+import { ActionIcon, Alert, Button, Group, Menu, Modal, NavLink, ScrollArea, Select, Stack, Text, Textarea, TextInput } from "@mantine/core";
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, errorMessage, type ChatEvent, type ChatSession, type Interaction } from "../api/client";
@@ -23,6 +23,7 @@ export function ChatPage() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const abort = useRef<AbortController | null>(null);
+  const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
   // The session this page just created: its conversation streams in here, so moving to
   // its URL must not replace it with an older snapshot.
   const created = useRef<string | null>(null);
@@ -78,18 +79,7 @@ export function ChatPage() {
         navigate(`/chat/${id}`, { replace: true });
       }
       setDraft("");
-      abort.current = new AbortController();
-      const resp = await fetch(`/api/v1/sessions/${id}/chat`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "content-type": "application/json", "x-csrf-token": csrfHeader() },
-        body: JSON.stringify({ message }),
-        signal: abort.current.signal,
-      });
-      if (!resp.ok || !resp.body) throw await resp.json().catch(() => new Error(resp.statusText));
-      for await (const ev of readSse<ChatEvent>(resp.body)) {
-        setInteractions((list) => applyEvent(list, ev));
-      }
+      await stream(`/api/v1/sessions/${id}/chat`, { message });
       void loadSessions();
     } catch (err) {
       if (!(err instanceof DOMException && err.name === "AbortError")) setError(errorMessage(err));
@@ -106,6 +96,62 @@ export function ChatPage() {
     (ev) => setInteractions((list) => applyEvent(list, ev)),
   );
 
+  /** POSTs `body` and folds the answer's events in as they stream. */
+  const stream = async (url: string, body?: object) => {
+    abort.current = new AbortController();
+    const resp = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": csrfHeader() },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: abort.current.signal,
+    });
+    if (!resp.ok || !resp.body) throw await resp.json().catch(() => new Error(resp.statusText));
+    for await (const ev of readSse<ChatEvent>(resp.body)) {
+      if (ev.type === "reset" && sessionId) {
+        const { data } = await api.GET("/api/v1/sessions/{session_id}", { params: { path: { session_id: sessionId } } });
+        if (data) setInteractions(data.interactions);
+      } else {
+        setInteractions((list) => applyEvent(list, ev));
+      }
+    }
+  };
+
+  const regenerate = async () => {
+    if (!sessionId || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await stream(`/api/v1/sessions/${sessionId}/regenerate`);
+    } catch (err) {
+      if (!(err instanceof DOMException && err.name === "AbortError")) setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+      abort.current = null;
+    }
+  };
+
+  const rename = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!renaming || !renaming.name.trim()) return;
+    const { error } = await api.PATCH("/api/v1/sessions/{session_id}", {
+      params: { path: { session_id: renaming.id } },
+      body: { name: renaming.name.trim() },
+    });
+    if (error) setError(errorMessage(error));
+    setRenaming(null);
+    void loadSessions();
+  };
+
+  const remove = async (id: string) => {
+    const { error } = await api.DELETE("/api/v1/sessions/{session_id}", { params: { path: { session_id: id } } });
+    if (error) return setError(errorMessage(error));
+    if (id === sessionId) navigate("/chat");
+    void loadSessions();
+  };
+
+  const lastAssistant = [...interactions].reverse().find((i) => i.role === "assistant")?.id;
+
   const shown = useMemo(
     () => sessions.filter((s) => s.name.toLowerCase().includes(search.toLowerCase())),
     [sessions, search],
@@ -113,6 +159,24 @@ export function ChatPage() {
 
   return (
     <Group align="stretch" gap={0} h="calc(100vh - 52px)" wrap="nowrap">
+      <Modal opened={renaming !== null} onClose={() => setRenaming(null)} title="Rename chat">
+        <form onSubmit={rename}>
+          <Stack>
+            <TextInput
+              label="Chat name"
+              data-autofocus
+              value={renaming?.name ?? ""}
+              onChange={(e) => {
+                const name = e.currentTarget.value;
+                setRenaming((r) => (r ? { ...r, name } : r));
+              }}
+            />
+            <Group justify="flex-end">
+              <Button type="submit">Save</Button>
+            </Group>
+          </Stack>
+        </form>
+      </Modal>
       <Stack w={260} p="sm" gap="xs" style={{ borderRight: "1px solid var(--mantine-color-default-border)" }}>
         <Button onClick={() => navigate("/chat")} variant="light">
           New chat
@@ -125,7 +189,22 @@ export function ChatPage() {
             </Text>
           )}
           {shown.map((s) => (
-            <NavLink key={s.id} label={s.name} description={s.model} active={s.id === sessionId} onClick={() => navigate(`/chat/${s.id}`)} />
+            <Group key={s.id} gap={0} wrap="nowrap">
+              <NavLink label={s.name} description={s.model} active={s.id === sessionId} onClick={() => navigate(`/chat/${s.id}`)} />
+              <Menu position="bottom-end" withinPortal>
+                <Menu.Target>
+                  <ActionIcon variant="subtle" aria-label={`Actions for ${s.name}`}>
+                    ⋯
+                  </ActionIcon>
+                </Menu.Target>
+                <Menu.Dropdown>
+                  <Menu.Item onClick={() => setRenaming({ id: s.id, name: s.name })}>Rename</Menu.Item>
+                  <Menu.Item color="red" onClick={() => remove(s.id)}>
+                    Delete
+                  </Menu.Item>
+                </Menu.Dropdown>
+              </Menu>
+            </Group>
           ))}
         </ScrollArea>
       </Stack>
@@ -146,7 +225,7 @@ export function ChatPage() {
             {interactions
               .filter((i) => i.role === "user" || i.role === "assistant")
               .map((i) => (
-                <Message key={i.id} interaction={i} />
+                <Message key={i.id} interaction={i} onRegenerate={i.id === lastAssistant && !busy ? regenerate : undefined} />
               ))}
           </Stack>
         </ScrollArea>
