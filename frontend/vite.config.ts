@@ -7,7 +7,8 @@ export default defineConfig({
   plugins: [react()],
   server: {
     proxy: {
-      "/api": { target: "http://localhost:8080", ws: true },
+      // Live updates accept only the server's own origin (its public URL).
+      "/api": { target: "http://localhost:8080", ws: true, headers: { origin: "http://localhost:8080" } },
       "/v1": "http://localhost:8080",
     },
   },

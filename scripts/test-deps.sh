@@ -62,7 +62,8 @@ bash "$repo/scripts/pg.sh" install
 command -v node >/dev/null || fail "node not found (Node.js >= 20 is needed for tests/oidc-provider)"
 command -v npm >/dev/null || fail "npm not found"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-((node_major >= 20)) || fail "Node.js >= 20 is needed for tests/oidc-provider, found $(node --version)"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || fail "Node.js >= 20.19 is needed (tests/oidc-provider, the web UI's Vite 8), found $(node --version)"
 oidc_dir="$repo/tests/oidc-provider"
 stamp="$oidc_dir/node_modules/.helix-deps-stamp"
 want="$(sha256sum "$oidc_dir/package.json" "$oidc_dir/package-lock.json" | cut -d' ' -f1 | tr '\n' ' ')$(node --version)"

@@ -27,6 +27,14 @@ async fn exec_files_limits_and_bad_input() {
     let host = start_host("tapi", 20, &dir, false).await;
 
     // Unknown image: refused before anything is created.
+    // A sandbox may not ask for more disk than the host's size.
+    let mut huge = SandboxSpec::new(IMAGE);
+    huge.limits.disk_bytes = Some(20 << 30);
+    assert_eq!(
+        host.create(huge).await.unwrap_err().code(),
+        "invalid_request"
+    );
+
     let err = host
         .create(SandboxSpec::new("nope/missing:1"))
         .await

@@ -38,6 +38,11 @@ async fn the_build_is_served_with_an_spa_fallback() {
     assert_eq!(r.headers["content-type"], "text/html; charset=utf-8");
     assert_eq!(r.headers["cache-control"], "no-cache");
     assert!(r.body.as_str().unwrap().contains("id=root"));
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("img-src 'self' data:") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
 
     let r = t.raw(get("/assets/app-1234.js")).await;
     assert_eq!(r.headers["content-type"], "text/javascript; charset=utf-8");

@@ -1,5 +1,6 @@
 import {
   ActionIcon,
+  Alert,
   AppShell,
   Button,
   Group,
@@ -8,9 +9,9 @@ import {
   useComputedColorScheme,
   useMantineColorScheme,
 } from "@mantine/core";
-import type { ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import { Link, useLocation } from "react-router-dom";
-import { api, type User } from "../api/client";
+import { api, errorMessage, type User } from "../api/client";
 
 const PAGES: [string, string][] = [
   ["/chat", "Chat"],
@@ -24,8 +25,11 @@ export function Shell({ user, onSignedOut, children }: { user: User; onSignedOut
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme("light");
   const { pathname } = useLocation();
+  const [error, setError] = useState<string | null>(null);
   const signOut = async () => {
-    await api.POST("/api/v1/auth/logout");
+    const { error, response } = await api.POST("/api/v1/auth/logout");
+    // Only a confirmed sign-out leaves the page: otherwise the session may still be valid.
+    if (error || !response.ok) return setError(`Sign-out failed: ${errorMessage(error)}`);
     onSignedOut();
   };
   return (
@@ -66,7 +70,14 @@ export function Shell({ user, onSignedOut, children }: { user: User; onSignedOut
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Main>{children}</AppShell.Main>
+      <AppShell.Main>
+        {error && (
+          <Alert color="red" role="alert" withCloseButton onClose={() => setError(null)} m="sm">
+            {error}
+          </Alert>
+        )}
+        {children}
+      </AppShell.Main>
     </AppShell>
   );
 }

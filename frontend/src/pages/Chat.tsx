@@ -23,6 +23,8 @@ export function ChatPage() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const abort = useRef<AbortController | null>(null);
+  // The session the running stream belongs to: its events go nowhere else.
+  const streamFor = useRef<string | null>(null);
   const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
   // The session this page just created: its conversation streams in here, so moving to
   // its URL must not replace it with an older snapshot.
@@ -50,15 +52,32 @@ export function ChatPage() {
       });
   }, [loadSessions]);
 
+  // The session on screen, for callbacks that outlive a render.
+  const shownId = useRef(sessionId);
+  // Which session the live feed already gave a snapshot of (fresher than the store).
+  const snapshotOf = useRef<string | null>(null);
   useEffect(() => {
-    if (sessionId && sessionId === created.current) return;
+    shownId.current = sessionId;
+    // A stream for another conversation stops when the user moves on.
+    if (streamFor.current && streamFor.current !== sessionId) abort.current?.abort();
+    if (sessionId && sessionId === created.current) {
+      // Just created here: its conversation is already streaming in (once).
+      created.current = null;
+      return;
+    }
+    created.current = null;
     setInteractions([]);
     setError(null);
     if (!sessionId) return;
+    let stale = false;
     void api.GET("/api/v1/sessions/{session_id}", { params: { path: { session_id: sessionId } } }).then(({ data, error }) => {
+      if (stale || snapshotOf.current === sessionId) return;
       if (data) setInteractions(data.interactions);
       else setError(errorMessage(error));
     });
+    return () => {
+      stale = true;
+    };
   }, [sessionId]);
 
   const send = async (e: FormEvent) => {
@@ -76,10 +95,11 @@ export function ChatPage() {
         if (error || !data) throw error;
         id = data.id;
         created.current = id;
+        shownId.current = id;
         navigate(`/chat/${id}`, { replace: true });
       }
       setDraft("");
-      await stream(`/api/v1/sessions/${id}/chat`, { message });
+      await stream(id, `/api/v1/sessions/${id}/chat`, { message });
       void loadSessions();
     } catch (err) {
       if (!(err instanceof DOMException && err.name === "AbortError")) setError(errorMessage(err));
@@ -92,13 +112,17 @@ export function ChatPage() {
   // Live: other tabs and devices see the conversation grow; replays are harmless.
   useLiveSession(
     sessionId,
-    (list) => setInteractions(list),
+    (list) => {
+      snapshotOf.current = shownId.current ?? null;
+      setInteractions(list);
+    },
     (ev) => setInteractions((list) => applyEvent(list, ev)),
   );
 
   /** POSTs `body` and folds the answer's events in as they stream. */
-  const stream = async (url: string, body?: object) => {
+  const stream = async (forId: string, url: string, body?: object) => {
     abort.current = new AbortController();
+    streamFor.current = forId;
     const resp = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
@@ -107,13 +131,13 @@ export function ChatPage() {
       signal: abort.current.signal,
     });
     if (!resp.ok || !resp.body) throw await resp.json().catch(() => new Error(resp.statusText));
-    for await (const ev of readSse<ChatEvent>(resp.body)) {
-      if (ev.type === "reset" && sessionId) {
-        const { data } = await api.GET("/api/v1/sessions/{session_id}", { params: { path: { session_id: sessionId } } });
-        if (data) setInteractions(data.interactions);
-      } else {
+    try {
+      for await (const ev of readSse<ChatEvent>(resp.body)) {
+        if (shownId.current !== forId) break;
         setInteractions((list) => applyEvent(list, ev));
       }
+    } finally {
+      streamFor.current = null;
     }
   };
 
@@ -121,8 +145,14 @@ export function ChatPage() {
     if (!sessionId || busy) return;
     setBusy(true);
     setError(null);
+    // The server removes the answers after the last user message (its `reset` goes to
+    // live subscribers): do the same here before the new answer streams in.
+    setInteractions((list) => {
+      const lastUser = Math.max(-1, ...list.filter((i) => i.role === "user").map((i) => i.seq));
+      return list.filter((i) => i.seq <= lastUser);
+    });
     try {
-      await stream(`/api/v1/sessions/${sessionId}/regenerate`);
+      await stream(sessionId, `/api/v1/sessions/${sessionId}/regenerate`);
     } catch (err) {
       if (!(err instanceof DOMException && err.name === "AbortError")) setError(errorMessage(err));
     } finally {

@@ -109,6 +109,14 @@ impl DockerConfig {
                 "session_prefix_len must be within container_pool and between /16 and /24",
             ));
         }
+        if self
+            .default_disk_bytes
+            .is_some_and(|d| d < crate::sandbox::MIN_DISK)
+        {
+            return Err(HydraError::invalid(
+                "default_disk_bytes must be at least 128 MiB",
+            ));
+        }
         if self.uplink_pool.overlaps(&self.container_pool) {
             return Err(HydraError::invalid(
                 "uplink_pool and container_pool overlap",
@@ -595,6 +603,20 @@ impl SandboxRuntime for DockerHost {
     async fn create(&self, spec: SandboxSpec) -> Result<SandboxInfo> {
         spec.validate()?;
         let inner = &self.inner;
+        // The host's disk size is also the most a sandbox may ask for.
+        match (spec.limits.disk_bytes, inner.cfg.default_disk_bytes) {
+            (Some(_), None) => {
+                return Err(HydraError::invalid(
+                    "limits.disk_bytes: disk quotas are off on this sandbox host",
+                ))
+            }
+            (Some(asked), Some(max)) if asked > max => {
+                return Err(HydraError::invalid(format!(
+                    "limits.disk_bytes: at most {max} bytes on this sandbox host"
+                )))
+            }
+            _ => {}
+        }
         if !inner.images.contains(&spec.image) {
             return Err(HydraError::ImageNotFound {
                 image: spec.image.clone(),

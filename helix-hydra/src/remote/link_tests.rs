@@ -247,7 +247,7 @@ async fn malformed_frames_end_the_link() {
     // Junk after the hello.
     let (tx, rx) = mpsc::channel(4);
     let (out_tx, _out_rx) = mpsc::channel(4);
-    tx.send(r#"{"type":"hello","version":1,"max_sandboxes":1,"sandboxes":[]}"#.into())
+    tx.send(r#"{"type":"hello","version":2,"max_sandboxes":1,"sandboxes":[]}"#.into())
         .await
         .unwrap();
     tx.send("{not json".into()).await.unwrap();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::sandbox::{ExecEvent, ExecSpec, SandboxInfo, SandboxSpec};
 
 /// Version spoken by this build; a peer with another version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest message accepted (a 16 MiB file, base64, plus framing).
 pub const MAX_MESSAGE: usize = 24 * 1024 * 1024;
 /// Largest file read or written through a remote host (it must fit in one message).

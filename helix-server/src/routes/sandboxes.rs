@@ -260,6 +260,17 @@ const HOP_BY_HOP: [&str; 9] = [
     "host",
 ];
 
+/// Answer headers that would act on the Helix origin (or that the relay recomputes).
+const ORIGIN_WIDE: [&str; 7] = [
+    "set-cookie",
+    "clear-site-data",
+    "strict-transport-security",
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "service-worker-allowed",
+    "content-length",
+];
+
 /// Helix credentials: never sent to a sandbox.
 const CREDENTIALS: [&str; 4] = ["authorization", "cookie", "x-csrf-token", "x-api-key"];
 
@@ -291,7 +302,14 @@ pub async fn proxy(
                 "port must be 1-65535",
             )
         })?;
-    let rest = get("path").unwrap_or_default();
+    // The rest of the path as the caller sent it (still percent-encoded), not the
+    // decoded `{*path}`: an encoded `?`, `#`, `/` or space must reach the sandbox as is.
+    let raw = req.uri().path().to_owned();
+    let marker = format!("/ports/{port}/");
+    let rest = match raw.find(&marker) {
+        Some(i) => raw[i + marker.len()..].to_owned(),
+        None => get("path").unwrap_or_default(),
+    };
     let service = service(&s)?;
     let query = req
         .uri()
@@ -332,8 +350,8 @@ pub async fn proxy(
 fn answer_headers(from: impl Iterator<Item = (HeaderName, axum::http::HeaderValue)>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in from {
-        // A sandbox sets no cookie on the Helix origin.
-        if forwardable(&name) && name != header::SET_COOKIE && name != header::CONTENT_LENGTH {
+        // A sandbox sets nothing that acts on the Helix origin itself.
+        if forwardable(&name) && !ORIGIN_WIDE.contains(&name.as_str()) {
             headers.append(name, value);
         }
     }

@@ -8,6 +8,12 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::path::{Component, Path, PathBuf};
 
+/// The app loads only its own scripts and talks only to its own origin; images in
+/// model answers cannot call out (no exfiltration through `![](https://...)`).
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+base-uri 'self'; form-action 'self'; object-src 'none'";
+
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "html" => "text/html; charset=utf-8",
@@ -45,6 +51,14 @@ async fn file(path: &Path, cache: &'static str) -> Response {
                 (
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CSP),
+                ),
+                (
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
                 ),
             ],
             bytes,
