@@ -134,6 +134,12 @@ try {
   await page.getByTestId("assistant-message").filter({ hasText: answer }).waitFor();
   await page.screenshot({ path: `${shots}/09-app-chat.png` });
 
+  step("runners (site admins): the in-process runner, its GPU and the instance");
+  await page.getByRole("link", { name: "Runners" }).click();
+  await page.getByTestId("runner-card").filter({ hasText: "tiny" }).waitFor();
+  await page.getByLabel("GPU 0 memory").waitFor();
+  await page.screenshot({ path: `${shots}/11-runners.png` });
+
   step("a user of another org sees none of it");
   const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const stranger = await other.newPage();
@@ -151,6 +157,7 @@ try {
   await stranger.screenshot({ path: `${shots}/10-other-org-no-access.png` });
   await stranger.getByRole("link", { name: "Apps" }).click();
   await stranger.getByText("No apps yet").waitFor();
+  if ((await stranger.getByRole("link", { name: "Runners" }).count()) !== 0) throw new Error("a non-admin sees Runners");
   await other.close();
 
   step("delete a chat");

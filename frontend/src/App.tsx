@@ -6,6 +6,7 @@ import { MeContext, type Me } from "./me";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { AppsPage } from "./pages/Apps";
 import { ProvidersPage } from "./pages/Providers";
+import { RunnersPage } from "./pages/Runners";
 import { Shell } from "./components/Shell";
 import { ChatPage } from "./pages/Chat";
 import { LoginPage } from "./pages/Login";
@@ -42,12 +43,13 @@ export function App() {
   }
   return (
     <MeContext.Provider value={me}>
-      <Shell user={me.user} onSignedOut={signOut}>
+      <Shell user={me.user} admin={me.user.is_admin} onSignedOut={signOut}>
         <Routes>
           <Route path="/chat/:sessionId?" element={<ChatPage />} />
           <Route path="/apps" element={<AppsPage />} />
           <Route path="/providers" element={<ProvidersPage />} />
           <Route path="/api-keys" element={<ApiKeysPage />} />
+          {me.user.is_admin && <Route path="/runners" element={<RunnersPage />} />}
           <Route path="*" element={<Navigate to="/chat" replace />} />
         </Routes>
       </Shell>

@@ -20,8 +20,20 @@ const PAGES: [string, string][] = [
   ["/api-keys", "API keys"],
 ];
 
+const ADMIN_PAGES: [string, string][] = [["/runners", "Runners"]];
+
 /** The frame around every signed-in page: title, who is signed in, theme, sign out. */
-export function Shell({ user, onSignedOut, children }: { user: User; onSignedOut: () => void; children: ReactNode }) {
+export function Shell({
+  user,
+  admin,
+  onSignedOut,
+  children,
+}: {
+  user: User;
+  admin: boolean;
+  onSignedOut: () => void;
+  children: ReactNode;
+}) {
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme("light");
   const { pathname } = useLocation();
@@ -39,7 +51,7 @@ export function Shell({ user, onSignedOut, children }: { user: User; onSignedOut
           <Group gap="lg">
             <Title order={3}>Helix</Title>
             <Group gap={4} component="nav" aria-label="Main">
-              {PAGES.map(([to, label]) => (
+              {[...PAGES, ...(admin ? ADMIN_PAGES : [])].map(([to, label]) => (
                 <Button
                   key={to}
                   component={Link}
