@@ -19,6 +19,51 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Hop-by-hop headers: they describe one connection, never the next.
+const HOP_BY_HOP: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// The control plane's credentials: never sent to a sandbox.
+const CREDENTIALS: [&str; 4] = ["authorization", "cookie", "x-csrf-token", "x-api-key"];
+
+/// Answer headers that would act on the control plane's origin.
+const ORIGIN_WIDE: [&str; 6] = [
+    "set-cookie",
+    "clear-site-data",
+    "strict-transport-security",
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "service-worker-allowed",
+];
+
+/// The `Content-Security-Policy` a sandbox's answer is served with: an opaque origin, so
+/// its scripts cannot use the viewer's session on the control plane.
+pub const ANSWER_CSP: &str = "sandbox allow-scripts allow-forms allow-popups";
+
+/// Whether a caller's request header goes on to the sandbox (lowercase name): not
+/// hop-by-hop, not a credential of the control plane.
+pub fn request_header_passes(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !HOP_BY_HOP.contains(&n.as_str()) && !CREDENTIALS.contains(&n.as_str())
+}
+
+/// Whether a sandbox's answer header goes back to the caller: not hop-by-hop, nothing
+/// that acts on the control plane's origin.
+pub fn answer_header_passes(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    request_header_passes(&n) && !ORIGIN_WIDE.contains(&n.as_str())
+}
+
 /// A request to relay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,10 +135,7 @@ pub async fn exchange(target: SocketAddr, req: &HttpExchange) -> Result<HttpAnsw
         req.method, req.path
     );
     for (k, v) in &req.headers {
-        let skip = ["host", "connection", "content-length", "transfer-encoding"]
-            .iter()
-            .any(|h| k.eq_ignore_ascii_case(h));
-        if skip || !valid_token(k) || v.contains(['\r', '\n']) {
+        if !request_header_passes(k) || !valid_token(k) || v.contains(['\r', '\n']) {
             continue;
         }
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -152,6 +194,30 @@ fn parse_answer(raw: &[u8]) -> Option<HttpAnswer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_policy() {
+        for h in [
+            "Authorization",
+            "cookie",
+            "X-Api-Key",
+            "x-csrf-token",
+            "Connection",
+            "Host",
+        ] {
+            assert!(!request_header_passes(h), "{h}");
+        }
+        assert!(request_header_passes("Accept") && request_header_passes("x-custom"));
+        for h in [
+            "Set-Cookie",
+            "Clear-Site-Data",
+            "Strict-Transport-Security",
+            "Content-Length",
+        ] {
+            assert!(!answer_header_passes(h), "{h}");
+        }
+        assert!(answer_header_passes("content-type") && answer_header_passes("etag"));
+    }
 
     #[tokio::test]
     async fn relays_one_exchange() {

@@ -155,6 +155,26 @@ impl Api {
         )
     }
 
+    /// A call that must fail with `status` and the error `code`.
+    #[allow(clippy::too_many_arguments)]
+    async fn expect_error(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: StatusCode,
+        code: &str,
+        why: &str,
+    ) {
+        let (st, err) = self.call(key, method.clone(), path, body).await;
+        assert_eq!(
+            (st, err["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path} {why}: {err}"
+        );
+    }
+
     /// Runs a command; returns the NDJSON events.
     async fn exec(&self, key: &str, id: &str, cmd: &[&str]) -> Vec<Value> {
         let resp = self
@@ -281,30 +301,26 @@ async fn sandbox_api_end_to_end() {
     assert_eq!(st, 200);
     assert_eq!(listing[0]["name"], "in.txt");
     assert_eq!(listing[0]["kind"], "file");
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::GET,
-            &format!("/api/v1/sandboxes/{id}/files?path=/data/../etc/passwd"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_path"))
-    );
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::GET,
-            &format!("/api/v1/sandboxes/{id}/files?path=/nope"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("file_not_found"))
-    );
+    api.expect_error(
+        Some(&alice),
+        Method::GET,
+        &format!("/api/v1/sandboxes/{id}/files?path=/data/../etc/passwd"),
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_path",
+        "",
+    )
+    .await;
+    api.expect_error(
+        Some(&alice),
+        Method::GET,
+        &format!("/api/v1/sandboxes/{id}/files?path=/nope"),
+        None,
+        StatusCode::NOT_FOUND,
+        "file_not_found",
+        "",
+    )
+    .await;
     let resp = put("/data/big", vec![0u8; 1024 * 1024 + 1]).await.unwrap();
     assert_eq!(resp.status(), 413);
     let err: Value = resp.json().await.unwrap();
@@ -378,12 +394,16 @@ async fn sandbox_api_end_to_end() {
         (Method::DELETE, format!("/api/v1/sandboxes/{id}"), None),
     ];
     for (m, p, b) in &paths {
-        let (st, err) = api.call(Some(&bob), m.clone(), p, b.clone()).await;
-        assert_eq!(
-            (st, err["error"]["code"].as_str()),
-            (StatusCode::NOT_FOUND, Some("sandbox_not_found")),
-            "bob {m} {p}"
-        );
+        api.expect_error(
+            Some(&bob),
+            m.clone(),
+            p,
+            b.clone(),
+            StatusCode::NOT_FOUND,
+            "sandbox_not_found",
+            "as bob",
+        )
+        .await;
         let (st, _) = api.call(None, m.clone(), p, b.clone()).await;
         assert_eq!(st, 401, "anonymous {m} {p}");
     }
@@ -415,18 +435,16 @@ async fn sandbox_api_end_to_end() {
     assert_eq!(st, 422, "reserved labels are refused");
 
     // Bad input.
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::POST,
-            "/api/v1/sandboxes",
-            Some(json!({"image": "nope/none:1"})),
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("image_not_found"))
-    );
+    api.expect_error(
+        Some(&alice),
+        Method::POST,
+        "/api/v1/sandboxes",
+        Some(json!({"image": "nope/none:1"})),
+        StatusCode::NOT_FOUND,
+        "image_not_found",
+        "",
+    )
+    .await;
     let (st, _) = api
         .call(
             Some(&alice),
@@ -446,18 +464,16 @@ async fn sandbox_api_end_to_end() {
         .await
         .unwrap();
     assert!(r.status() == 400 || r.status() == 422, "{}", r.status());
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::GET,
-            "/api/v1/sandboxes/sbx_../../etc",
-            None,
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("sandbox_not_found"))
-    );
+    api.expect_error(
+        Some(&alice),
+        Method::GET,
+        "/api/v1/sandboxes/sbx_../../etc",
+        None,
+        StatusCode::NOT_FOUND,
+        "sandbox_not_found",
+        "",
+    )
+    .await;
 
     // Exec in a stopped sandbox; then kill.
     api.exec(&alice, &id, &["kill", "-TERM", "1"]).await;
@@ -685,18 +701,16 @@ async fn a_remote_sandbox_host_dials_in_and_serves_sandboxes() {
     let bob = user_key(&base, "bob@example.com").await;
 
     // No host yet: creating is refused, not hung.
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::POST,
-            "/api/v1/sandboxes",
-            Some(json!({"image": IMAGE})),
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("at_capacity"))
-    );
+    api.expect_error(
+        Some(&alice),
+        Method::POST,
+        "/api/v1/sandboxes",
+        Some(json!({"image": IMAGE})),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "at_capacity",
+        "",
+    )
+    .await;
 
     // A bad token is refused and the host says so.
     let out = Command::new(env!("CARGO_BIN_EXE_helix"))
@@ -786,31 +800,26 @@ async fn a_remote_sandbox_host_dials_in_and_serves_sandboxes() {
         .await
         .unwrap();
     assert_eq!(got.bytes().await.unwrap().as_ref(), &[0u8, 1, 2, 255]);
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::GET,
-            &format!("/api/v1/sandboxes/{id}/files?path=/w/../x"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_path"))
-    );
-    let (st, err) = api
-        .call(
-            Some(&alice),
-            Method::GET,
-            &format!("/api/v1/sandboxes/{id}/files?path=/nope"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("file_not_found")),
-        "codes cross the link"
-    );
+    api.expect_error(
+        Some(&alice),
+        Method::GET,
+        &format!("/api/v1/sandboxes/{id}/files?path=/w/../x"),
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_path",
+        "",
+    )
+    .await;
+    api.expect_error(
+        Some(&alice),
+        Method::GET,
+        &format!("/api/v1/sandboxes/{id}/files?path=/nope"),
+        None,
+        StatusCode::NOT_FOUND,
+        "file_not_found",
+        "codes cross the link",
+    )
+    .await;
     let (st, list) = api
         .call(Some(&alice), Method::GET, "/api/v1/sandboxes", None)
         .await;

@@ -248,36 +248,8 @@ pub async fn logs(
         .into_response())
 }
 
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-];
-
-/// Answer headers that would act on the Helix origin (or that the relay recomputes).
-const ORIGIN_WIDE: [&str; 7] = [
-    "set-cookie",
-    "clear-site-data",
-    "strict-transport-security",
-    "content-security-policy",
-    "content-security-policy-report-only",
-    "service-worker-allowed",
-    "content-length",
-];
-
-/// Helix credentials: never sent to a sandbox.
-const CREDENTIALS: [&str; 4] = ["authorization", "cookie", "x-csrf-token", "x-api-key"];
-
 fn forwardable(name: &HeaderName) -> bool {
-    let n = name.as_str();
-    // Helix credentials never reach the sandbox.
-    !HOP_BY_HOP.contains(&n) && !CREDENTIALS.contains(&n)
+    helix_hydra::relay::request_header_passes(name.as_str())
 }
 
 /// `ANY /api/v1/sandboxes/{id}/ports/{port}/{*path}`: an HTTP request relayed to a port
@@ -351,7 +323,7 @@ fn answer_headers(from: impl Iterator<Item = (HeaderName, axum::http::HeaderValu
     let mut headers = HeaderMap::new();
     for (name, value) in from {
         // A sandbox sets nothing that acts on the Helix origin itself.
-        if forwardable(&name) && !ORIGIN_WIDE.contains(&name.as_str()) {
+        if helix_hydra::relay::answer_header_passes(name.as_str()) {
             headers.append(name, value);
         }
     }
@@ -359,7 +331,7 @@ fn answer_headers(from: impl Iterator<Item = (HeaderName, axum::http::HeaderValu
     // cookies or call the API as the viewer.
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static("sandbox allow-scripts allow-forms allow-popups"),
+        axum::http::HeaderValue::from_static(helix_hydra::relay::ANSWER_CSP),
     );
     headers.insert(
         HeaderName::from_static("x-content-type-options"),
