@@ -66,6 +66,27 @@ pub enum StreamError {
         /// What is wrong with it.
         reason: String,
     },
+
+    /// The desktop cannot be streamed right now (not streaming, gone, view-only).
+    #[error("stream unavailable: {0}")]
+    Unavailable(String),
+
+    /// No usable encoder: none is installed, the one asked for is unknown or failed its
+    /// probe.
+    #[error("no usable encoder: {0}")]
+    NoEncoder(String),
+
+    /// Building or running the capture and encoding pipeline failed.
+    #[error("pipeline failed: {0}")]
+    Pipeline(String),
+
+    /// Injecting input into the desktop failed (the display went away).
+    #[error("input injection failed: {0}")]
+    Input(String),
+
+    /// A setting is outside what is allowed (a bitrate, a size, a display name).
+    #[error("invalid setting: {0}")]
+    InvalidSetting(String),
 }
 
 impl StreamError {
@@ -78,6 +99,11 @@ impl StreamError {
             StreamError::TrailingBytes { .. } => "trailing_bytes",
             StreamError::FrameTooLarge { .. } => "frame_too_large",
             StreamError::InvalidField { .. } => "invalid_field",
+            StreamError::Unavailable(_) => "stream_unavailable",
+            StreamError::NoEncoder(_) => "no_encoder",
+            StreamError::Pipeline(_) => "pipeline_failed",
+            StreamError::Input(_) => "input_failed",
+            StreamError::InvalidSetting(_) => "invalid_setting",
         }
     }
 }
@@ -110,6 +136,11 @@ mod tests {
                 count: 1,
             },
             StreamError::FrameTooLarge { len: 10, max: 5 },
+            StreamError::Unavailable("the desktop is gone".into()),
+            StreamError::NoEncoder("x264enc is not installed".into()),
+            StreamError::Pipeline("ximagesrc: cannot open display".into()),
+            StreamError::Input("broken pipe".into()),
+            StreamError::InvalidSetting("bitrate 0".into()),
         ];
         let mut codes = std::collections::HashSet::new();
         for err in errors {

@@ -47,8 +47,21 @@
 
 #![warn(missing_docs)]
 
+mod display;
 mod error;
+#[cfg(feature = "gstreamer")]
+pub mod gst;
+pub mod hub;
+pub mod input;
 pub mod protocol;
+pub mod session;
+pub mod source;
+#[cfg(feature = "x11")]
+pub mod x11;
 
 pub use error::{Result, StreamError};
+pub use hub::{CloseReason, Desktop, DesktopStats, Viewer, ViewerEvent};
+pub use input::{InputEvent, InputSink};
 pub use protocol::{ClientMessage, Codec, ServerMessage, MAX_FRAME_LEN, PROTOCOL_VERSION};
+pub use session::{serve_viewer, ViewerOptions, WsIn, WsOut};
+pub use source::{ActiveStream, EncodedFrame, FrameSink, VideoFormat, VideoSource};

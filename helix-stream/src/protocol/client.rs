@@ -11,6 +11,53 @@ const KEY_UP: u8 = 0x85;
 const MOUSE_MOVE: u8 = 0x86;
 const MOUSE_BUTTON: u8 = 0x87;
 const SCROLL: u8 = 0x88;
+const TEXT: u8 = 0x89;
+const TOUCH: u8 = 0x8A;
+const SET_BITRATE: u8 = 0x8B;
+
+/// The longest [`ClientMessage::Text`], in bytes of UTF-8.
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// The bitrates a viewer may ask for with [`ClientMessage::SetBitrate`], in kbit/s.
+pub const BITRATE_RANGE_KBPS: std::ops::RangeInclusive<u32> = 100..=50_000;
+
+/// The phase of a [`ClientMessage::Touch`] (the DOM's touchstart, touchmove, touchend,
+/// touchcancel).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TouchPhase {
+    /// The finger touched (wire `0`).
+    Start,
+    /// The finger moved (wire `1`).
+    Move,
+    /// The finger lifted (wire `2`).
+    End,
+    /// The touch was cancelled (wire `3`).
+    Cancel,
+}
+
+impl TouchPhase {
+    /// The phase for a wire id, or `None`.
+    pub fn from_id(id: u8) -> Option<Self> {
+        Some(match id {
+            0 => TouchPhase::Start,
+            1 => TouchPhase::Move,
+            2 => TouchPhase::End,
+            3 => TouchPhase::Cancel,
+            _ => return None,
+        })
+    }
+
+    /// The wire id.
+    pub fn id(self) -> u8 {
+        match self {
+            TouchPhase::Start => 0,
+            TouchPhase::Move => 1,
+            TouchPhase::End => 2,
+            TouchPhase::Cancel => 3,
+        }
+    }
+}
 
 /// A message from a viewer to the server. See the [module docs](super) for the wire
 /// layout and units of each variant.
@@ -60,6 +107,28 @@ pub enum ClientMessage {
         /// Vertical delta in pixels, positive downwards.
         dy: i32,
     },
+    /// Text to type as it is (an input method's result, a paste), at most
+    /// [`MAX_TEXT_LEN`] bytes.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A finger on a touch screen, at an absolute position in video pixels.
+    Touch {
+        /// Identifies the finger for the duration of the touch.
+        id: u32,
+        /// What the finger did.
+        phase: TouchPhase,
+        /// Pixels from the left edge.
+        x: i32,
+        /// Pixels from the top edge.
+        y: i32,
+    },
+    /// Asks the encoder for another bitrate (within [`BITRATE_RANGE_KBPS`]).
+    SetBitrate {
+        /// Kilobits per second.
+        kbps: u32,
+    },
 }
 
 impl ClientMessage {
@@ -74,6 +143,9 @@ impl ClientMessage {
             ClientMessage::MouseMove { .. } => MOUSE_MOVE,
             ClientMessage::MouseButton { .. } => MOUSE_BUTTON,
             ClientMessage::Scroll { .. } => SCROLL,
+            ClientMessage::Text { .. } => TEXT,
+            ClientMessage::Touch { .. } => TOUCH,
+            ClientMessage::SetBitrate { .. } => SET_BITRATE,
         }
     }
 
@@ -84,10 +156,15 @@ impl ClientMessage {
 
     /// Encodes the message as one frame.
     ///
-    /// Client messages are small and fixed-size; the `Result` keeps the signature the
-    /// same as [`ServerMessage::encode`](super::ServerMessage::encode).
+    /// Fails with [`StreamError::InvalidField`] for a `Text` longer than
+    /// [`MAX_TEXT_LEN`]; every other client message is small and fixed-size.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let w = Writer::new(self.message_type(), 8);
+        if let ClientMessage::Text { text } = self {
+            if text.len() > MAX_TEXT_LEN {
+                return Err(too_long_text(text.len()));
+            }
+        }
+        let w = Writer::new(self.message_type(), 16);
         let w = match *self {
             ClientMessage::Hello { version } => w.u8(version),
             ClientMessage::RequestKeyframe => w,
@@ -96,6 +173,9 @@ impl ClientMessage {
             ClientMessage::MouseMove { x, y } => w.i32(x).i32(y),
             ClientMessage::MouseButton { button, down } => w.u8(button).bool(down),
             ClientMessage::Scroll { dx, dy } => w.i32(dx).i32(dy),
+            ClientMessage::Text { ref text } => w.bytes(text.as_bytes()),
+            ClientMessage::Touch { id, phase, x, y } => w.u32(id).u8(phase.id()).i32(x).i32(y),
+            ClientMessage::SetBitrate { kbps } => w.u32(kbps),
         };
         Ok(w.finish())
     }
@@ -131,6 +211,40 @@ impl ClientMessage {
                 dx: r.i32("dx")?,
                 dy: r.i32("dy")?,
             },
+            TEXT => {
+                let text = r.string("text")?;
+                if text.len() > MAX_TEXT_LEN {
+                    return Err(r.invalid(
+                        "text",
+                        format!("{} bytes is more than {MAX_TEXT_LEN}", text.len()),
+                    ));
+                }
+                ClientMessage::Text { text }
+            }
+            TOUCH => ClientMessage::Touch {
+                id: r.u32("id")?,
+                phase: {
+                    let id = r.u8("phase")?;
+                    TouchPhase::from_id(id)
+                        .ok_or_else(|| r.invalid("phase", format!("unknown touch phase {id}")))?
+                },
+                x: r.i32("x")?,
+                y: r.i32("y")?,
+            },
+            SET_BITRATE => {
+                let kbps = r.u32("kbps")?;
+                if !BITRATE_RANGE_KBPS.contains(&kbps) {
+                    return Err(r.invalid(
+                        "kbps",
+                        format!(
+                            "{kbps} is outside {}..={}",
+                            BITRATE_RANGE_KBPS.start(),
+                            BITRATE_RANGE_KBPS.end()
+                        ),
+                    ));
+                }
+                ClientMessage::SetBitrate { kbps }
+            }
             _ => return Err(unknown(message_type)),
         };
         r.finish()?;
@@ -148,8 +262,19 @@ fn name(message_type: u8) -> Option<&'static str> {
         MOUSE_MOVE => "mouse_move",
         MOUSE_BUTTON => "mouse_button",
         SCROLL => "scroll",
+        TEXT => "text",
+        TOUCH => "touch",
+        SET_BITRATE => "set_bitrate",
         _ => return None,
     })
+}
+
+fn too_long_text(len: usize) -> StreamError {
+    StreamError::InvalidField {
+        message: "text",
+        field: "text",
+        reason: format!("{len} bytes is more than {MAX_TEXT_LEN}"),
+    }
 }
 
 fn unknown(message_type: u8) -> StreamError {

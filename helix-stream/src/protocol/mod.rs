@@ -110,7 +110,7 @@ mod tests;
 
 use std::fmt;
 
-pub use client::ClientMessage;
+pub use client::{ClientMessage, TouchPhase, BITRATE_RANGE_KBPS, MAX_TEXT_LEN};
 pub use server::ServerMessage;
 
 /// The protocol version this build speaks (byte 0 of every frame).
@@ -129,6 +129,20 @@ pub mod error_code {
     pub const STREAM_UNAVAILABLE: u16 = 3;
     /// Any other server-side failure.
     pub const INTERNAL: u16 = 4;
+    /// The viewer sent input (or a setting) but may only watch.
+    pub const INPUT_NOT_ALLOWED: u16 = 5;
+}
+
+/// WebSocket close codes the server ends a session with (besides `1000` normal).
+pub mod close_code {
+    /// A newer connection with the same client id took over. Do NOT reconnect.
+    pub const SUPERSEDED: u16 = 4001;
+    /// The desktop cannot be streamed (gone, capture or encoding failed). Reconnect
+    /// with backoff.
+    pub const UNAVAILABLE: u16 = 4002;
+    /// The viewer broke the protocol (no `Hello`, unsupported version). Do NOT
+    /// reconnect.
+    pub const PROTOCOL_ERROR: u16 = 4003;
 }
 
 /// The video codec of a stream.

@@ -8,6 +8,7 @@ const INIT: u8 = 0x01;
 const VIDEO_FRAME: u8 = 0x02;
 const PONG: u8 = 0x03;
 const ERROR: u8 = 0x04;
+const STREAM_INFO: u8 = 0x05;
 
 /// A message from the server to a viewer. See the [module docs](super) for the wire
 /// layout of each variant.
@@ -48,6 +49,15 @@ pub enum ServerMessage {
         /// A human-readable description.
         message: String,
     },
+    /// How the stream is encoded; sent after `Init` and after every bitrate change.
+    StreamInfo {
+        /// The encoder in use (a GStreamer element name such as `x264enc`).
+        encoder: String,
+        /// The target bitrate in kbit/s.
+        bitrate_kbps: u32,
+        /// The capture frame rate in frames per second.
+        fps: u32,
+    },
 }
 
 impl ServerMessage {
@@ -58,6 +68,7 @@ impl ServerMessage {
             ServerMessage::VideoFrame { .. } => VIDEO_FRAME,
             ServerMessage::Pong { .. } => PONG,
             ServerMessage::Error { .. } => ERROR,
+            ServerMessage::StreamInfo { .. } => STREAM_INFO,
         }
     }
 
@@ -88,6 +99,9 @@ impl ServerMessage {
             ServerMessage::VideoFrame { data, .. } => (1 + 8 + 4usize).saturating_add(data.len()),
             ServerMessage::Pong { .. } => 8 + 8,
             ServerMessage::Error { message, .. } => (2 + 4usize).saturating_add(message.len()),
+            ServerMessage::StreamInfo { encoder, .. } => {
+                (4 + 4 + 4usize).saturating_add(encoder.len())
+            }
         };
         wire::check_encoded_len(payload_len)?;
         let w = Writer::new(self.message_type(), payload_len);
@@ -108,6 +122,11 @@ impl ServerMessage {
                 server_ts_us,
             } => w.u64(*client_ts_us).u64(*server_ts_us),
             ServerMessage::Error { code, message } => w.u16(*code).bytes(message.as_bytes()),
+            ServerMessage::StreamInfo {
+                encoder,
+                bitrate_kbps,
+                fps,
+            } => w.bytes(encoder.as_bytes()).u32(*bitrate_kbps).u32(*fps),
         };
         Ok(w.finish())
     }
@@ -141,6 +160,11 @@ impl ServerMessage {
                 code: r.u16("code")?,
                 message: r.string("message")?,
             },
+            STREAM_INFO => ServerMessage::StreamInfo {
+                encoder: r.string("encoder")?,
+                bitrate_kbps: r.u32("bitrate_kbps")?,
+                fps: r.u32("fps")?,
+            },
             _ => return Err(unknown(message_type)),
         };
         r.finish()?;
@@ -154,6 +178,7 @@ fn name(message_type: u8) -> Option<&'static str> {
         VIDEO_FRAME => "video_frame",
         PONG => "pong",
         ERROR => "error",
+        STREAM_INFO => "stream_info",
         _ => return None,
     })
 }

@@ -37,6 +37,11 @@ fn server_samples() -> Vec<ServerMessage> {
             code: error_code::STREAM_UNAVAILABLE,
             message: "desktop ses_01 is gone: écran".into(),
         },
+        ServerMessage::StreamInfo {
+            encoder: "x264enc".into(),
+            bitrate_kbps: 4000,
+            fps: 30,
+        },
     ]
 }
 
@@ -56,6 +61,16 @@ fn client_samples() -> Vec<ClientMessage> {
             dx: i32::MIN,
             dy: 120,
         },
+        ClientMessage::Text {
+            text: "héllo\n".into(),
+        },
+        ClientMessage::Touch {
+            id: 7,
+            phase: TouchPhase::Move,
+            x: 10,
+            y: -1,
+        },
+        ClientMessage::SetBitrate { kbps: 2500 },
     ]
 }
 
@@ -132,7 +147,7 @@ fn names_are_distinct_and_types_do_not_collide_across_directions() {
     names.extend(server_samples().iter().map(|m| m.name()));
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 12);
+    assert_eq!(names.len(), 16);
 }
 
 fn client_err(frame: &[u8]) -> StreamError {
@@ -154,7 +169,7 @@ fn unknown_versions_are_refused() {
 
 #[test]
 fn unknown_and_misdirected_types_are_refused() {
-    for t in [0x00, 0x05, 0x80, 0x89, 0xFF] {
+    for t in [0x00, 0x06, 0x80, 0x8C, 0xFF] {
         assert_eq!(client_err(&[1, t]).code(), "unknown_message_type");
         assert_eq!(server_err(&[1, t]).code(), "unknown_message_type");
     }
@@ -237,6 +252,32 @@ fn out_of_domain_fields_are_invalid() {
         }
         other => panic!("expected invalid down, got {other}"),
     }
+    let long = "x".repeat(MAX_TEXT_LEN + 1);
+    let mut text = vec![1, 0x89];
+    text.extend_from_slice(&(long.len() as u32).to_le_bytes());
+    text.extend_from_slice(long.as_bytes());
+    let client_cases: [(Vec<u8>, &str, &str); 4] = [
+        (
+            vec![1, 0x8A, 1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0],
+            "touch",
+            "phase",
+        ),
+        (vec![1, 0x8B, 99, 0, 0, 0], "set_bitrate", "kbps"),
+        (vec![1, 0x8B, 0x51, 0xC3, 0, 0], "set_bitrate", "kbps"),
+        (text, "text", "text"),
+    ];
+    for (frame, message, field) in client_cases {
+        match client_err(&frame) {
+            StreamError::InvalidField {
+                field: f,
+                message: m,
+                ..
+            } => assert_eq!((m, f), (message, field)),
+            other => panic!("expected invalid {message}.{field}, got {other}"),
+        }
+    }
+    let err = ClientMessage::Text { text: long }.encode().unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
 }
 
 #[test]
@@ -330,6 +371,13 @@ fn any_server_message() -> impl Strategy<Value = ServerMessage> {
         }),
         (any::<u16>(), ".{0,40}")
             .prop_map(|(code, message)| ServerMessage::Error { code, message }),
+        (".{0,20}", any::<u32>(), any::<u32>()).prop_map(|(encoder, bitrate_kbps, fps)| {
+            ServerMessage::StreamInfo {
+                encoder,
+                bitrate_kbps,
+                fps,
+            }
+        }),
     ]
 }
 
@@ -344,6 +392,16 @@ fn any_client_message() -> impl Strategy<Value = ClientMessage> {
         (any::<u8>(), any::<bool>())
             .prop_map(|(button, down)| ClientMessage::MouseButton { button, down }),
         (any::<i32>(), any::<i32>()).prop_map(|(dx, dy)| ClientMessage::Scroll { dx, dy }),
+        ".{0,64}".prop_map(|text| ClientMessage::Text { text }),
+        (any::<u32>(), 0u8..4, any::<i32>(), any::<i32>()).prop_map(|(id, phase, x, y)| {
+            ClientMessage::Touch {
+                id,
+                phase: TouchPhase::from_id(phase).expect("phase in range"),
+                x,
+                y,
+            }
+        }),
+        BITRATE_RANGE_KBPS.prop_map(|kbps| ClientMessage::SetBitrate { kbps }),
     ]
 }
 
