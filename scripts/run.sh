@@ -20,6 +20,18 @@ if ! command -v cc >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# Desktop streaming links GStreamer: its headers to build, its plugins to capture and encode.
+if ! pkg-config --exists gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run.sh: installing GStreamer (desktop streaming) ..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base \
+      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x >/dev/null
+  else
+    echo "run.sh: GStreamer is needed to build helix: sudo apt-get install pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-{base,good,bad,ugly} gstreamer1.0-x" >&2
+    exit 1
+  fi
+fi
 # Sandboxes (a dockerd per sandbox) need root and these Debian packages; without them
 # `helix serve` runs with sandboxes off and says why.
 sandbox_args=()

@@ -17,6 +17,8 @@
 #   HELIX_TEST_REQUIRE_LLAMA=1  tests needing llama-server must fail, not skip, without it
 #   HELIX_TEST_REQUIRE_BROWSER=1 the web UI's browser test must fail, not skip, without
 #                            chromium, node and a built frontend/
+#   HELIX_TEST_REQUIRE_X11=1 desktop streaming tests must fail, not skip, without Xvfb and
+#                            GStreamer (x264enc or openh264enc)
 #   HELIX_TEST_REQUIRE_DOCKER=1 sandbox tests (real dockerd per sandbox, as root) must fail, not
 #                            skip, without docker.io, iptables, iproute2 and busybox-static
 # CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
@@ -57,6 +59,8 @@ export HELIX_TEST_REQUIRE_LLAMA=1
 export HELIX_TEST_REQUIRE_DOCKER=1
 # The web UI's browser test (Debian's chromium, playwright-core from frontend/).
 export HELIX_TEST_REQUIRE_BROWSER=1
+# helix-stream's real-display tests: Xvfb, GStreamer capture and encoding (scripts/test-deps.sh).
+export HELIX_TEST_REQUIRE_X11=1
 
 failed=()
 summary=()

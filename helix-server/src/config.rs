@@ -82,6 +82,9 @@ pub struct ServeConfig {
     /// The in-process sandbox host.
     #[command(flatten)]
     pub sandboxes: SandboxArgs,
+    /// Desktops streamed to browsers.
+    #[command(flatten)]
+    pub desktops: crate::desktops::DesktopArgs,
 }
 
 /// Whether `helix serve` runs an in-process sandbox host.

@@ -13,6 +13,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod desktops;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub mod sandbox_host;
 pub mod sandbox_link;
 pub mod serve;
 pub mod state;
+pub mod stream_cmd;
 
 pub use config::ServeConfig;
 pub use routes::{openapi, router};

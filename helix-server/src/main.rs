@@ -22,8 +22,17 @@ enum Command {
     SandboxHost(Box<helix_server::sandbox_host::SandboxHostArgs>),
     /// Use sandboxes of a Helix server: create, ls, exec, put, get, logs, kill.
     Sandbox(helix_server::sandbox_cli::SandboxCli),
+    /// Stream an X display to a browser on its own, without a control plane.
+    Stream(helix_server::stream_cmd::StreamArgs),
     /// Print the OpenAPI document of the API.
     Openapi,
+    /// One desktop's capture and encoding, run by `serve` and `stream` (internal).
+    #[command(hide = true)]
+    StreamWorker {
+        /// The worker's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -86,6 +95,20 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
             tracing_subscriber::fmt().with_env_filter(filter).init();
             helix_server::bench::runners::run(args).await.map(|_| ())
+        }
+        Command::Stream(args) => {
+            init_tracing(LogFormat::Text);
+            helix_server::stream_cmd::run(args).await
+        }
+        Command::StreamWorker { args } => {
+            // Logs go to stderr, which the parent keeps for its error messages.
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
+            std::process::exit(helix_stream::gst::worker::worker_main(&args));
         }
         Command::Openapi => {
             println!(

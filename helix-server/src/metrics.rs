@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Instant;
@@ -36,6 +37,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
     auth_failures: Family<ReasonLabels, Counter>,
+    /// Desktop stream viewers connected now.
+    pub desktop_viewers: Gauge,
 }
 
 impl Default for Metrics {
@@ -68,7 +71,14 @@ impl Metrics {
             "Failed authentications by reason",
             auth_failures.clone(),
         );
+        let desktop_viewers = Gauge::default();
+        registry.register(
+            "desktop_viewers",
+            "Desktop stream viewers connected now",
+            desktop_viewers.clone(),
+        );
         Metrics {
+            desktop_viewers,
             registry,
             requests,
             durations,

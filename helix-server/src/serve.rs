@@ -87,6 +87,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
     let mut state = AppState::new(cp, http).with_runners(hub);
     let local = crate::sandbox_host::start(&cfg.sandboxes, &cfg.data_dir).await?;
     state = state.with_fleet(local);
+    state.desktops = crate::desktops::DesktopRegistry::from_args(&cfg.desktops)?;
     Ok(state)
 }
 

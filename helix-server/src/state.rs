@@ -21,6 +21,8 @@ pub struct AppState {
     pub fleet: Option<helix_hydra::remote::SandboxFleet>,
     /// The in-process Docker sandbox host behind `sandboxes`, if any (for shutdown).
     pub sandbox_host: Option<helix_hydra::docker::DockerHost>,
+    /// Desktops viewers may stream (`--desktop`).
+    pub desktops: crate::desktops::DesktopRegistry,
 }
 
 /// Settings of the HTTP layer.
@@ -65,6 +67,7 @@ impl AppState {
             sandboxes: None,
             fleet: None,
             sandbox_host: None,
+            desktops: Default::default(),
         }
     }
 

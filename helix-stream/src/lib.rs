@@ -56,6 +56,7 @@ pub mod input;
 pub mod protocol;
 pub mod session;
 pub mod source;
+pub mod testing;
 #[cfg(feature = "x11")]
 pub mod x11;
 

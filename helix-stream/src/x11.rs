@@ -70,6 +70,41 @@ impl InputSink for X11Input {
     }
 }
 
+/// An [`X11Input`] that connects on first use and reconnects after the display comes
+/// back (a desktop whose X server starts after Helix, or restarts).
+#[derive(Debug)]
+pub struct LazyX11Input {
+    display: String,
+    current: std::sync::Mutex<Option<X11Input>>,
+}
+
+impl LazyX11Input {
+    /// Input for `display`, connected when the first event comes.
+    pub fn new(display: &str) -> Result<Self> {
+        crate::display::validate(display)?;
+        Ok(LazyX11Input {
+            display: display.to_owned(),
+            current: std::sync::Mutex::new(None),
+        })
+    }
+}
+
+impl InputSink for LazyX11Input {
+    fn inject(&self, event: InputEvent) -> Result<()> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(input) = current.as_ref() {
+            match input.inject(event.clone()) {
+                Err(StreamError::Input(why)) if why.contains("gone") => *current = None,
+                other => return other,
+            }
+        }
+        let input = X11Input::connect(&self.display)?;
+        let result = input.inject(event);
+        *current = Some(input);
+        result
+    }
+}
+
 struct Injector {
     conn: RustConnection,
     root: xproto::Window,

@@ -212,6 +212,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/desktops": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["desktops_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/desktops/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["desktops_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/desktops/{id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["desktops_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs": {
         parameters: {
             query?: never;
@@ -1028,6 +1076,29 @@ export interface components {
         CreatedRunnerToken: components["schemas"]["RunnerToken"] & {
             /** @description The secret, `hxr-...`. */
             token: string;
+        };
+        /** @description What `GET /api/v1/desktops` tells about a desktop. */
+        DesktopInfo: {
+            /** @description The X display it streams. */
+            display: string;
+            /** @description The encoder in use, once known. */
+            encoder?: string | null;
+            /**
+             * Format: int32
+             * @description Height of the stream, once known.
+             */
+            height?: number | null;
+            /** @description The desktop's id (the `ID` of `--desktop ID=DISPLAY`). */
+            id: string;
+            /** @description Whether a capture+encode pipeline runs now. */
+            streaming: boolean;
+            /** @description Viewers connected now. */
+            viewers: number;
+            /**
+             * Format: int32
+             * @description Width of the stream, once known.
+             */
+            width?: number | null;
         };
         /** @description `POST /v1/embeddings` body. */
         EmbeddingsRequest: Record<string, never> & {
@@ -2206,6 +2277,135 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    desktops_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the desktops you may watch */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesktopInfo"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    desktops_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description desktop id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesktopInfo"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `desktop_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    desktops_stream: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Identifies the viewer (a browser tab): a newer connection with the same id
+                 *     closes the older one with code 4001. 1-64 letters, digits, `-`, `_`.
+                 */
+                client_id?: string;
+            };
+            header?: never;
+            path: {
+                /** @description desktop id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description WebSocket of the stream protocol (docs/stream-protocol.md) */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description foreign origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `desktop_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description bad client_id */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -6,6 +6,8 @@ mod api_keys;
 mod apps;
 mod auth;
 mod cookies;
+mod desktops;
+pub(crate) use desktops::adapt as desktop_socket;
 mod health;
 mod openai;
 mod orgs;
@@ -16,7 +18,7 @@ mod sandbox_hosts;
 mod sandboxes;
 mod sessions;
 mod usage;
-mod web;
+pub(crate) mod web;
 mod ws;
 
 use crate::error::{code_for_status, ApiError, ErrorBody, ErrorDetail};
@@ -46,6 +48,7 @@ use utoipa_axum::routes;
          (name = "admin"), (name = "health"), (name = "providers"), (name = "usage"), (name = "sessions"),
          (name = "runner-tokens", description = "Credentials GPU runners dial in with"),
          (name = "runners", description = "GPU runners and the scheduler"),
+         (name = "desktops", description = "Desktops streamed to the browser (docs/stream-protocol.md)"),
          (name = "openai", description = "OpenAI-compatible API"))
 )]
 struct ApiDoc;
@@ -62,6 +65,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::oidc_login))
         .routes(routes!(auth::oidc_callback))
         .routes(routes!(auth::me))
+        .routes(routes!(desktops::list))
+        .routes(routes!(desktops::get))
+        .routes(routes!(desktops::stream))
         .routes(routes!(orgs::list, orgs::create))
         .routes(routes!(orgs::get, orgs::update, orgs::delete))
         .routes(routes!(orgs::members, orgs::add_member))

@@ -74,20 +74,23 @@ pub async fn fallback(State(s): State<AppState>, req: Request) -> Response {
     let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/metrics";
     let read = req.method() == Method::GET || req.method() == Method::HEAD;
     match (&s.http.web_dir, api, read) {
-        (Some(root), false, true) => {
-            if let Some(f) = resolve(root, path) {
-                let cache = if path.starts_with("/assets/") {
-                    "public, max-age=31536000, immutable"
-                } else {
-                    "no-cache"
-                };
-                return file(&f, cache).await;
-            }
-            // Client-side routes (/chat/ses_...) get the app.
-            file(&root.join("index.html"), "no-cache").await
-        }
+        // Client-side routes (/chat/ses_...) get the app.
+        (Some(root), false, true) => serve(root, path, "index.html").await,
         _ => super::not_found().await.into_response(),
     }
+}
+
+/// The build's file at `path`, or `index` (the page of client-side routes).
+pub(crate) async fn serve(root: &Path, path: &str, index: &str) -> Response {
+    if let Some(f) = resolve(root, path) {
+        let cache = if path.starts_with("/assets/") {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        return file(&f, cache).await;
+    }
+    file(&root.join(index), "no-cache").await
 }
 
 #[cfg(test)]

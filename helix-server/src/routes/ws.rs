@@ -36,7 +36,7 @@ enum ClientFrame {
 
 /// Browsers send cookies with cross-site WebSocket handshakes where SameSite allows;
 /// a cookie-authenticated upgrade must come from Helix's own origin.
-fn origin_ok(headers: &HeaderMap, p: &Principal, public_url: &str) -> bool {
+pub(super) fn origin_ok(headers: &HeaderMap, p: &Principal, public_url: &str) -> bool {
     if !matches!(p.method, AuthMethod::Session { .. }) {
         return true;
     }
