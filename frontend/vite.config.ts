@@ -12,6 +12,7 @@ export default defineConfig({
       "/v1": "http://localhost:8080",
     },
   },
-  build: { outDir: "dist", sourcemap: true },
+  // Two pages: the app, and the stand-alone desktop viewer of `helix stream`.
+  build: { outDir: "dist", sourcemap: true, rollupOptions: { input: { main: "index.html", viewer: "viewer.html" } } },
   test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], setupFiles: ["src/test/setup.ts"] },
 });

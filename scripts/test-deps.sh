@@ -24,7 +24,7 @@ cd "$repo"
 APT_PACKAGES=(docker.io iptables iproute2 util-linux e2fsprogs busybox-static file chromium
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
-  gstreamer1.0-tools xvfb xterm)
+  gstreamer1.0-tools xvfb xterm xfonts-base)
 
 fail() { echo "test-deps: error: $*" >&2; exit 1; }
 

@@ -6,6 +6,7 @@ import { MeContext, type Me } from "./me";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { AppsPage } from "./pages/Apps";
 import { ProvidersPage } from "./pages/Providers";
+import { DesktopPage, DesktopsPage } from "./pages/Desktops";
 import { RunnersPage } from "./pages/Runners";
 import { Shell } from "./components/Shell";
 import { ChatPage } from "./pages/Chat";
@@ -50,6 +51,8 @@ export function App() {
           <Route path="/providers" element={<ProvidersPage />} />
           <Route path="/api-keys" element={<ApiKeysPage />} />
           {me.user.is_admin && <Route path="/runners" element={<RunnersPage />} />}
+          <Route path="/desktops" element={<DesktopsPage />} />
+          <Route path="/desktops/:id" element={<DesktopPage />} />
           <Route path="*" element={<Navigate to="/chat" replace />} />
         </Routes>
       </Shell>

@@ -18,6 +18,7 @@ const PAGES: [string, string][] = [
   ["/apps", "Apps"],
   ["/providers", "Providers"],
   ["/api-keys", "API keys"],
+  ["/desktops", "Desktops"],
 ];
 
 const ADMIN_PAGES: [string, string][] = [["/runners", "Runners"]];
