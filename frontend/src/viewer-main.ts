@@ -23,3 +23,5 @@ const viewer = new DesktopViewer({
   },
 });
 viewer.start();
+// Benchmarks (frontend/e2e/stream-perf.mjs) read the latency samples from here.
+(window as unknown as { helixViewer: DesktopViewer }).helixViewer = viewer;

@@ -112,7 +112,8 @@ async fn stream(
         can_input: !s.view_only,
         ..ViewerOptions::default()
     };
-    upgrade.on_upgrade(move |socket| async move {
+    // Viewer frames are small (input); video goes the other way.
+    upgrade.max_message_size(64 * 1024).max_frame_size(64 * 1024).on_upgrade(move |socket| async move {
         let (incoming, outgoing) = crate::routes::desktop_socket(socket);
         serve_viewer(&s.desktop, options, incoming, outgoing).await;
     })

@@ -1,26 +1,31 @@
 //! `helix-stream`: desktop streaming for Helix agent sessions.
 //!
-//! This crate will stream a session's desktop to any number of browser viewers:
+//! It streams a desktop to any number of browser viewers:
 //!
-//! - capture an X11 or Wayland desktop;
-//! - encode it once per desktop (H.264, HEVC or AV1; software through GStreamer, or
-//!   NVIDIA NVENC) and fan the encoded frames out to every viewer;
-//! - send video over **one WebSocket** per viewer (no WebRTC, no TURN: it works through
-//!   anything that passes HTTPS), decoded in the browser with WebCodecs;
-//! - take keyboard, mouse and scroll input back on the same socket and inject it into
-//!   the desktop.
+//! - capture an X11 display ([`gst::X11Capture`], GStreamer `ximagesrc`);
+//! - encode it once per desktop: H.264 with `x264enc`, `openh264enc` or NVENC
+//!   (`nvh264enc`), chosen by probing that the encoder really produces frames
+//!   ([`gst::select_encoder`]); the pipeline runs in a worker process
+//!   ([`gst::ProcessSource`]) so a dying X server or encoder never takes the host down;
+//! - fan the encoded frames out to every viewer ([`Desktop`]: one pipeline shared by all,
+//!   slow viewers skip to the next keyframe, late joiners start at one);
+//! - speak the [`protocol`] over **one WebSocket** per viewer ([`serve_viewer`], over any
+//!   WebSocket library), decoded in the browser with WebCodecs (`frontend/src/stream/`);
+//! - inject keyboard, mouse, scroll, touch and text back into the desktop
+//!   ([`x11::X11Input`], XTest).
 //!
-//! Today it provides the wire format of that socket: the versioned binary
-//! [`protocol`], with one message enum per direction and its full specification.
+//! Backends sit behind traits: [`VideoSource`] (start a pipeline for a [`FrameSink`]),
+//! [`gst::Capture`], [`gst::Encoder`], [`InputSink`].
 //!
 //! # Cargo features
 //!
-//! None yet. Planned, all additive and off by default:
+//! - `gstreamer` (default): capture and encoding through GStreamer 1.22+ (needs
+//!   `libgstreamer1.0-dev` and `libgstreamer-plugins-base1.0-dev` to build, and the
+//!   plugins at run time), and the `helix-stream-worker` binary;
+//! - `x11` (default): input injection through XTest (pure Rust).
 //!
-//! - `gstreamer`: capture and software encoding through GStreamer;
-//! - `nvenc`: NVIDIA hardware encoding (without it, asking for NVENC fails with a
-//!   clear "built without nvenc" error);
-//! - `test-util`: a fake `Encoder` and a scripted desktop for downstream tests.
+//! Without them the crate still offers the protocol, the fan-out and the session, for
+//! hosts that bring their own [`VideoSource`].
 //!
 //! # Quick start
 //!

@@ -6,13 +6,14 @@
 //!
 //! ```text
 //! <capture> ! video/x-raw,framerate=F/1 ! queue (leaky, 2 buffers) ! videoconvert
-//!   ! video/x-raw,format=I420 ! <encoder> ! h264parse config-interval=-1
+//!   ! video/x-raw,format=I420 ! queue (1 buffer) ! <encoder> ! h264parse config-interval=-1
 //!   ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink
 //! ```
 //!
 //! The leaky queue drops captured frames when the encoder cannot keep up rather than
-//! building latency; `h264parse config-interval=-1` puts SPS and PPS before every IDR
-//! so any keyframe starts a decoder.
+//! building latency; the second queue puts conversion and encoding on their own threads
+//! (two cores at work instead of one); `h264parse config-interval=-1` puts SPS and PPS
+//! before every IDR so any keyframe starts a decoder.
 
 mod capture;
 mod encoder;

@@ -94,7 +94,8 @@ impl GstSource {
         format!(
             "{src} ! video/x-raw,framerate={fps}/1 \
              ! queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream \
-             ! videoconvert ! video/x-raw,format=I420 ! {enc} \
+             ! videoconvert ! video/x-raw,format=I420 \
+             ! queue max-size-buffers=1 max-size-bytes=0 max-size-time=0 ! {enc} \
              ! h264parse config-interval=-1 \
              ! video/x-h264,stream-format=byte-stream,alignment=au \
              ! appsink name=sink sync=false max-buffers=8 drop=true",
@@ -177,7 +178,7 @@ impl VideoSource for GstSource {
                     let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                     let age_us = weak_pipeline
                         .upgrade()
-                        .and_then(|p| capture_age_us(&p, buffer.pts()))
+                        .and_then(|p| capture_age_us(&p, &sample))
                         .unwrap_or(0);
                     frame_sink.frame(EncodedFrame {
                         keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
@@ -205,13 +206,22 @@ impl VideoSource for GstSource {
     }
 }
 
-/// How long ago (µs) the frame with this running-time timestamp was captured, from the
-/// pipeline clock: live sources stamp buffers with the running time of capture.
-fn capture_age_us(pipeline: &gst::Pipeline, pts: Option<gst::ClockTime>) -> Option<u64> {
+/// How long ago (µs) the frame in `sample` was captured. Live sources stamp buffers
+/// with the running time of capture; encoders move PTS into their own segment (the
+/// video encoder base class starts it at 1000 hours), so the PTS is mapped back to
+/// running time through the sample's segment before comparing with the clock.
+fn capture_age_us(pipeline: &gst::Pipeline, sample: &gst::SampleRef) -> Option<u64> {
+    let running = running_time(sample)?;
     let clock = pipeline.clock()?;
-    let captured = pipeline.base_time()? + pts?;
-    let now = clock.time();
-    Some(now.saturating_sub(captured).useconds())
+    let captured = pipeline.base_time()? + running;
+    Some(clock.time().saturating_sub(captured).useconds())
+}
+
+/// The running time of the sample's buffer.
+fn running_time(sample: &gst::SampleRef) -> Option<gst::ClockTime> {
+    let pts = sample.buffer()?.pts()?;
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    segment.to_running_time(pts)
 }
 
 struct GstStream {
@@ -249,5 +259,25 @@ impl Drop for GstStream {
         }
         let _ = self.pipeline.set_state(gst::State::Null);
         tracing::debug!("pipeline stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoder_timestamps_map_back_to_running_time() {
+        super::super::init().expect("gstreamer");
+        // As x264enc hands them out: the segment starts at 1000 h, PTS 10 ms after it.
+        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        segment.set_start(gst::ClockTime::from_seconds(3_600_000));
+        let mut buffer = gst::Buffer::with_size(4).expect("buffer");
+        buffer
+            .get_mut()
+            .expect("writable")
+            .set_pts(gst::ClockTime::from_seconds(3_600_000) + gst::ClockTime::from_mseconds(10));
+        let sample = gst::Sample::builder().buffer(&buffer).segment(&segment).build();
+        assert_eq!(running_time(&sample), Some(gst::ClockTime::from_mseconds(10)));
     }
 }
