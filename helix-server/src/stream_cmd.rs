@@ -113,10 +113,13 @@ async fn stream(
         ..ViewerOptions::default()
     };
     // Viewer frames are small (input); video goes the other way.
-    upgrade.max_message_size(64 * 1024).max_frame_size(64 * 1024).on_upgrade(move |socket| async move {
-        let (incoming, outgoing) = crate::routes::desktop_socket(socket);
-        serve_viewer(&s.desktop, options, incoming, outgoing).await;
-    })
+    upgrade
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            let (incoming, outgoing) = crate::routes::desktop_socket(socket);
+            serve_viewer(&s.desktop, options, incoming, outgoing).await;
+        })
 }
 
 /// Compares without an early exit on the first differing byte.

@@ -63,7 +63,10 @@ fn run(w: u32, h: u32, pattern: &str, frames: u32, tail: &str) -> Run {
 }
 
 fn main() {
-    let frames: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let frames: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
     helix_stream::gst::init().expect("GStreamer");
     let encoders: Vec<_> = available_encoders()
         .into_iter()
@@ -71,7 +74,9 @@ fn main() {
         .collect();
     println!(
         "{frames} frames each; cores = CPU seconds / wall seconds ({} CPUs here)",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     println!(
         "{:<10} {:<6} {:<14} {:>8} {:>6} {:>9} {:>12}",

@@ -52,6 +52,7 @@
 
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "gstreamer", feature = "x11"))]
 mod display;
 mod error;
 #[cfg(feature = "gstreamer")]

@@ -328,3 +328,7 @@ impl<O: Sink<WsOut> + Unpin> Conn<O> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

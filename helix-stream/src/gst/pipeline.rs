@@ -277,7 +277,13 @@ mod tests {
             .get_mut()
             .expect("writable")
             .set_pts(gst::ClockTime::from_seconds(3_600_000) + gst::ClockTime::from_mseconds(10));
-        let sample = gst::Sample::builder().buffer(&buffer).segment(&segment).build();
-        assert_eq!(running_time(&sample), Some(gst::ClockTime::from_mseconds(10)));
+        let sample = gst::Sample::builder()
+            .buffer(&buffer)
+            .segment(&segment)
+            .build();
+        assert_eq!(
+            running_time(&sample),
+            Some(gst::ClockTime::from_mseconds(10))
+        );
     }
 }
