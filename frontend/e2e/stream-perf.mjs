@@ -1,3 +1,4 @@
+/* global window */
 // Glass-to-glass latency of a desktop stream in a real browser: opens the stand-alone
 // viewer of `helix stream` (VIEWER_URL, with its token), lets it settle, then collects
 // the viewer's per-frame latency samples (capture on the server to drawn in the canvas,
