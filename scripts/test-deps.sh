@@ -19,12 +19,12 @@ cd "$repo"
 # mkfs.ext4 on loop devices), a static busybox for test images
 # (busybox-static) and `file` to find a static docker client for the in-sandbox `docker` tests.
 # helix-stream (desktop streaming): GStreamer 1.22 headers and plugins (ximagesrc in -x,
-# x264enc in -ugly, openh264enc and h264parse in -bad), Xvfb and xterm for the real-display
+# x264enc in -ugly, openh264enc and h264parse in -bad), Xvfb, xterm and xclip for the real-display
 # tests.
 APT_PACKAGES=(docker.io iptables iproute2 util-linux e2fsprogs busybox-static file chromium
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
-  gstreamer1.0-tools xvfb xterm xfonts-base)
+  gstreamer1.0-tools xvfb xterm xfonts-base xclip)
 
 fail() { echo "test-deps: error: $*" >&2; exit 1; }
 

@@ -3,7 +3,8 @@
 //! `helix serve --desktop ID=DISPLAY` streams an X display the operator runs (site
 //! admins only). Each desktop's capture and encoding run in a `helix stream-worker`
 //! child process (started with the first viewer, stopped with the last), so a dying
-//! X server or encoder never takes the control plane down. Input goes in through XTest.
+//! X server or encoder never takes the control plane down. Input goes in through XTest;
+//! the clipboard is kept in sync both ways.
 
 use anyhow::Context;
 use clap::Args;
@@ -117,8 +118,11 @@ pub fn desktop(id: &str, display: &str, args: &DesktopArgs) -> anyhow::Result<De
     let spec = args.spec(display)?;
     let source = ProcessSource::new(worker_program()?, vec!["stream-worker".into()], spec);
     let input = LazyX11Input::new(display).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let desktop = Desktop::new(id, Arc::new(source), Some(Arc::new(input)));
+    // The display's clipboard, both ways, (re)connecting in the background.
+    helix_stream::x11::clipboard::watch(display, &desktop).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(DesktopEntry {
-        desktop: Desktop::new(id, Arc::new(source), Some(Arc::new(input))),
+        desktop,
         display: display.to_owned(),
     })
 }

@@ -7,7 +7,7 @@
 //! down. A viewer that joins mid-stream starts at a fresh keyframe. A second viewer
 //! with the same client id supersedes the first, which is told so.
 
-use crate::input::{InputEvent, InputSink};
+use crate::input::{ClipboardSync, InputEvent, InputSink};
 use crate::source::{ActiveStream, EncodedFrame, FrameSink, VideoFormat, VideoSource};
 use crate::{Result, StreamError};
 use std::collections::HashMap;
@@ -31,6 +31,8 @@ pub enum ViewerEvent {
     Info(VideoFormat),
     /// One encoded frame, shared by all viewers.
     Frame(Arc<EncodedFrame>),
+    /// The desktop's clipboard holds this text.
+    Clipboard(Arc<str>),
     /// The viewer is done: nothing more arrives.
     Closed(CloseReason),
 }
@@ -82,6 +84,7 @@ struct Inner {
     id: String,
     source: Arc<dyn VideoSource>,
     input: Option<Arc<dyn InputSink>>,
+    clipboard: Mutex<Option<Arc<dyn ClipboardSync>>>,
     queue: usize,
     state: Mutex<State>,
 }
@@ -95,6 +98,7 @@ struct State {
     generation: u64,
     starting: bool,
     format: Option<VideoFormat>,
+    clipboard: Option<Arc<str>>,
     last_keyframe_request: Option<Instant>,
     stats: DesktopStats,
 }
@@ -137,6 +141,7 @@ impl Desktop {
                 id: id.into(),
                 source,
                 input,
+                clipboard: Mutex::new(None),
                 queue: queue.max(2),
                 state: Mutex::new(State::default()),
             }),
@@ -191,6 +196,9 @@ impl Desktop {
             }
             st.next_viewer += 1;
             let id = st.next_viewer;
+            if let Some(text) = &st.clipboard {
+                let _ = tx.try_send(ViewerEvent::Clipboard(text.clone()));
+            }
             st.viewers.insert(
                 id,
                 Slot {
@@ -290,6 +298,58 @@ impl Desktop {
             Some(input) => input.inject(event),
             None => Err(StreamError::Unavailable("this desktop is view-only".into())),
         }
+    }
+
+    /// Where viewers' clipboard texts go (the display's clipboard).
+    pub fn set_clipboard(&self, sync: Arc<dyn ClipboardSync>) {
+        *self
+            .inner
+            .clipboard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sync);
+    }
+
+    /// Sets the desktop's clipboard to a viewer's text.
+    pub fn write_clipboard(&self, text: String) -> Result<()> {
+        let sync = self
+            .inner
+            .clipboard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match sync {
+            Some(sync) => {
+                // The desktop now holds it; the other viewers hear of it too.
+                let text: Arc<str> = text.into();
+                sync.set(text.to_string())?;
+                self.broadcast_clipboard(text);
+                Ok(())
+            }
+            None => Err(StreamError::Unavailable(
+                "this desktop has no clipboard".into(),
+            )),
+        }
+    }
+
+    /// The desktop's clipboard changed: every viewer is told (and later joiners).
+    pub fn publish_clipboard(&self, text: String) {
+        self.broadcast_clipboard(text.into());
+    }
+
+    fn broadcast_clipboard(&self, text: Arc<str>) {
+        let mut st = self.inner.lock();
+        if st.clipboard.as_ref() == Some(&text) {
+            return;
+        }
+        st.clipboard = Some(text.clone());
+        for slot in st.viewers.values() {
+            let _ = slot.tx.try_send(ViewerEvent::Clipboard(text.clone()));
+        }
+    }
+
+    /// A handle that does not keep the desktop alive.
+    pub fn downgrade(&self) -> WeakDesktop {
+        WeakDesktop(Arc::downgrade(&self.inner))
     }
 
     fn unsubscribe(&self, id: u64) {
@@ -434,6 +494,23 @@ impl FrameSink for HubSink {
         if let Some(stream) = stream {
             std::thread::spawn(move || drop(stream));
         }
+    }
+}
+
+/// A [`Desktop`] that may be gone.
+#[derive(Clone)]
+pub struct WeakDesktop(Weak<Inner>);
+
+impl std::fmt::Debug for WeakDesktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WeakDesktop")
+    }
+}
+
+impl WeakDesktop {
+    /// The desktop, if it still exists.
+    pub fn upgrade(&self) -> Option<Desktop> {
+        self.0.upgrade().map(|inner| Desktop { inner })
     }
 }
 

@@ -93,6 +93,18 @@ impl fmt::Debug for dyn InputSink {
     }
 }
 
+/// Sets a desktop's clipboard (the X `CLIPBOARD` selection). Non-blocking.
+pub trait ClipboardSync: Send + Sync + 'static {
+    /// Makes `text` what the desktop's applications paste.
+    fn set(&self, text: String) -> Result<()>;
+}
+
+impl fmt::Debug for dyn ClipboardSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClipboardSync")
+    }
+}
+
 /// The Linux evdev key code of a USB HID keyboard usage id (the table the kernel's HID
 /// driver uses), or `None` for a usage with no key. X servers using the evdev rules
 /// (Xorg, Xvfb, Xwayland) add 8 to get an X key code.

@@ -151,6 +151,7 @@ where
                         conn.send(&init(version, &f)).await && conn.send(&info(&f)).await
                     }
                     ViewerEvent::Info(f) => conn.send(&info(&f)).await,
+                    ViewerEvent::Clipboard(text) => conn.send(&ServerMessage::Clipboard { text: text.to_string() }).await,
                     ViewerEvent::Frame(frame) => conn.send(&ServerMessage::VideoFrame {
                         keyframe: frame.keyframe,
                         capture_ts_us: frame.capture_ts_us,
@@ -215,6 +216,20 @@ fn info(f: &VideoFormat) -> ServerMessage {
     }
 }
 
+fn not_allowed() -> ServerMessage {
+    ServerMessage::Error {
+        code: error_code::INPUT_NOT_ALLOWED,
+        message: "this viewer may not control the desktop".into(),
+    }
+}
+
+fn unavailable(e: StreamError) -> ServerMessage {
+    ServerMessage::Error {
+        code: error_code::STREAM_UNAVAILABLE,
+        message: e.to_string(),
+    }
+}
+
 struct Conn<O> {
     out: O,
     /// Keys and buttons this viewer holds down, released when it leaves.
@@ -274,20 +289,19 @@ impl<O: Sink<WsOut> + Unpin> Conn<O> {
                 code: error_code::MALFORMED_MESSAGE,
                 message: "hello was already said".into(),
             }),
-            ClientMessage::SetBitrate { kbps } if options.can_input => desktop
-                .set_bitrate(kbps)
-                .err()
-                .map(|e| ServerMessage::Error {
-                    code: error_code::STREAM_UNAVAILABLE,
-                    message: e.to_string(),
-                }),
+            ClientMessage::SetBitrate { .. } | ClientMessage::Clipboard { .. }
+                if !options.can_input =>
+            {
+                Some(not_allowed())
+            }
+            ClientMessage::SetBitrate { kbps } => desktop.set_bitrate(kbps).err().map(unavailable),
+            ClientMessage::Clipboard { text } => {
+                desktop.write_clipboard(text).err().map(unavailable)
+            }
             message => {
                 let event = InputEvent::from_message(&message)?;
                 if !options.can_input || !desktop.accepts_input() {
-                    return Some(ServerMessage::Error {
-                        code: error_code::INPUT_NOT_ALLOWED,
-                        message: "this viewer may not control the desktop".into(),
-                    });
+                    return Some(not_allowed());
                 }
                 match &event {
                     InputEvent::Key { code, down: true } => {

@@ -158,7 +158,10 @@ async fn a_display_that_goes_away_closes_its_viewers_not_the_process() {
         Ok(mut v) => loop {
             match next(&mut v).await {
                 ViewerEvent::Closed(_) => break,
-                ViewerEvent::Format(_) | ViewerEvent::Frame(_) | ViewerEvent::Info(_) => {}
+                ViewerEvent::Format(_)
+                | ViewerEvent::Frame(_)
+                | ViewerEvent::Info(_)
+                | ViewerEvent::Clipboard(_) => {}
             }
         },
     }
@@ -310,5 +313,87 @@ fn input_reaches_the_x_server() {
     assert!(
         ![38, 50, 56].contains(&typed[3]),
         "a borrowed key code for €"
+    );
+}
+
+/// `xclip` (a real X client) copying and pasting on the display.
+fn xclip(display: &str, args: &[&str], input: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("xclip")
+        .args(["-display", display, "-selection", "clipboard"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        // Copying, xclip stays in the background holding the selection: it must not
+        // hold our pipe open too.
+        .stdout(if input.is_some() {
+            std::process::Stdio::null()
+        } else {
+            std::process::Stdio::piped()
+        })
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("xclip (apt-get install xclip)");
+    if let Some(text) = input {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clipboard_goes_both_ways() {
+    let Some(x) = support::xvfb(640, 480) else {
+        return;
+    };
+    let desktop = x11_desktop(&x.display);
+    helix_stream::x11::clipboard::watch(&x.display, &desktop).expect("watch");
+    let mut v = desktop.subscribe(None).expect("subscribe");
+
+    // Copied on the desktop (xclip stays in the background as the owner): viewers hear it.
+    xclip(&x.display, &["-i"], Some("from the desktop ✓"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert!(Instant::now() < deadline, "no clipboard event");
+        if let ViewerEvent::Clipboard(text) = next(&mut v).await {
+            assert_eq!(&*text, "from the desktop ✓");
+            break;
+        }
+    }
+    // A later viewer is told on joining.
+    let mut late = desktop.subscribe(None).expect("subscribe");
+    assert!(
+        matches!(next(&mut late).await, ViewerEvent::Clipboard(t) if &*t == "from the desktop ✓")
+    );
+
+    // Set by a viewer: the desktop's applications paste it.
+    desktop
+        .write_clipboard("from the browser".into())
+        .expect("write");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut pasted = String::new();
+    while Instant::now() < deadline && pasted != "from the browser" {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pasted = xclip(&x.display, &["-o"], None);
+    }
+    assert_eq!(pasted, "from the browser");
+    // ... and the other viewers hear of it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert!(Instant::now() < deadline, "no clipboard event");
+        if let ViewerEvent::Clipboard(text) = next(&mut v).await {
+            assert_eq!(&*text, "from the browser");
+            break;
+        }
+    }
+    let too_big = "x".repeat(helix_stream::protocol::MAX_CLIPBOARD_LEN + 1);
+    assert_eq!(
+        desktop.write_clipboard(too_big).unwrap_err().code(),
+        "invalid_setting"
     );
 }

@@ -64,11 +64,12 @@ export function DesktopPage() {
   const canvas = useRef<HTMLCanvasElement>(null);
   const viewer = useRef<DesktopViewer | null>(null);
   const [stats, setStats] = useState<ViewerStats | null>(null);
+  const [clipboard, setClipboard] = useState<string | null>(null);
   useEffect(() => {
     if (!canvas.current) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/api/v1/desktops/${encodeURIComponent(id)}/stream?client_id=${tabId()}`;
-    const v = new DesktopViewer({ url, canvas: canvas.current, onStats: setStats });
+    const v = new DesktopViewer({ url, canvas: canvas.current, onStats: setStats, onClipboard: setClipboard });
     viewer.current = v;
     v.start();
     return () => v.stop();
@@ -88,11 +89,32 @@ export function DesktopPage() {
             value={stats?.bitrateKbps ? String(stats.bitrateKbps) : null}
             onChange={(v) => v && viewer.current?.setBitrate(Number(v))}
           />
+          <Button
+            size="xs"
+            variant="default"
+            title="Make your clipboard what the desktop pastes"
+            onClick={() => void navigator.clipboard.readText().then((t) => viewer.current?.setClipboard(t))}
+          >
+            Send clipboard
+          </Button>
           <Button size="xs" variant="default" onClick={() => canvas.current?.requestFullscreen()}>
             Full screen
           </Button>
         </Group>
       </Group>
+      {clipboard !== null && (
+        <Group gap="xs" data-testid="desktop-clipboard">
+          <Text size="sm" c="dimmed">
+            Desktop clipboard:
+          </Text>
+          <Text size="sm" lineClamp={1} maw={600} data-testid="desktop-clipboard-text">
+            {clipboard}
+          </Text>
+          <Button size="compact-xs" variant="subtle" onClick={() => void navigator.clipboard.writeText(clipboard)}>
+            Copy
+          </Button>
+        </Group>
+      )}
       <canvas
         ref={canvas}
         data-testid="desktop-canvas"

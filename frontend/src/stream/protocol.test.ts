@@ -10,6 +10,7 @@ describe("stream protocol", () => {
     expect([...encodeClient({ type: "ping", clientTsUs: 2 ** 32 + 1 })]).toEqual([1, 0x83, 1, 0, 0, 0, 1, 0, 0, 0]);
     expect([...encodeClient({ type: "text", text: "é" })]).toEqual([1, 0x89, 2, 0, 0, 0, 0xc3, 0xa9]);
     expect([...encodeClient({ type: "touch", id: 7, phase: "end", x: 1, y: 0 })]).toEqual([1, 0x8a, 7, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0]);
+    expect([...encodeClient({ type: "clipboard", text: "hi" })]).toEqual([1, 0x8c, 2, 0, 0, 0, 104, 105]);
   });
 
   it("decodes server messages", () => {
@@ -22,6 +23,7 @@ describe("stream protocol", () => {
     expect(decodeServer(Uint8Array.from([1, 0x05, 1, 0, 0, 0, 120, 0xa0, 0x0f, 0, 0, 30, 0, 0, 0]))).toEqual({
       type: "stream_info", encoder: "x", bitrateKbps: 4000, fps: 30,
     });
+    expect(decodeServer(Uint8Array.from([1, 0x06, 2, 0, 0, 0, 104, 105]))).toEqual({ type: "clipboard", text: "hi" });
   });
 
   it("refuses malformed frames", () => {

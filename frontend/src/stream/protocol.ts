@@ -31,7 +31,8 @@ export type ServerMessage =
   | { type: "video_frame"; keyframe: boolean; captureTsUs: number; data: Uint8Array }
   | { type: "pong"; clientTsUs: number; serverTsUs: number }
   | { type: "error"; code: number; message: string }
-  | { type: "stream_info"; encoder: string; bitrateKbps: number; fps: number };
+  | { type: "stream_info"; encoder: string; bitrateKbps: number; fps: number }
+  | { type: "clipboard"; text: string };
 
 export type TouchPhase = "start" | "move" | "end" | "cancel";
 const TOUCH_PHASES: TouchPhase[] = ["start", "move", "end", "cancel"];
@@ -47,7 +48,11 @@ export type ClientMessage =
   | { type: "scroll"; dx: number; dy: number }
   | { type: "text"; text: string }
   | { type: "touch"; id: number; phase: TouchPhase; x: number; y: number }
-  | { type: "set_bitrate"; kbps: number };
+  | { type: "set_bitrate"; kbps: number }
+  | { type: "clipboard"; text: string };
+
+/** The longest clipboard text either side sends (bytes of UTF-8). */
+export const MAX_CLIPBOARD_LEN = 60_000;
 
 /** A malformed server frame. */
 export class ProtocolError extends Error {}
@@ -109,6 +114,8 @@ export function encodeClient(m: ClientMessage): Uint8Array {
       return new Writer(0x8a).u32(m.id).u8(TOUCH_PHASES.indexOf(m.phase)).i32(clampI32(m.x)).i32(clampI32(m.y)).done();
     case "set_bitrate":
       return new Writer(0x8b).u32(m.kbps).done();
+    case "clipboard":
+      return new Writer(0x8c).bytesField(new TextEncoder().encode(m.text)).done();
   }
 }
 
@@ -190,6 +197,9 @@ export function decodeServer(frame: Uint8Array): ServerMessage {
       break;
     case 0x05:
       m = { type: "stream_info", encoder: r.string("encoder"), bitrateKbps: r.u32("bitrate_kbps"), fps: r.u32("fps") };
+      break;
+    case 0x06:
+      m = { type: "clipboard", text: r.string("text") };
       break;
     default:
       throw new ProtocolError(`unknown message type ${frame[1]}`);

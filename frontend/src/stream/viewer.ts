@@ -9,6 +9,7 @@ import {
   CloseCode,
   decodeServer,
   encodeClient,
+  MAX_CLIPBOARD_LEN,
   PROTOCOL_VERSION,
   type ClientMessage,
   type ServerMessage,
@@ -45,6 +46,8 @@ export interface ViewerOptions {
   /** Send keyboard, mouse, touch and paste (default true). */
   input?: boolean;
   onStats?: (stats: ViewerStats) => void;
+  /** The desktop's clipboard changed (also called once on joining). */
+  onClipboard?: (text: string) => void;
 }
 
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -90,6 +93,11 @@ export class DesktopViewer {
     this.detach?.();
     this.closeSocket();
     this.resetDecoder();
+  }
+
+  /** Makes `text` what the desktop's applications paste. */
+  setClipboard(text: string) {
+    if (new TextEncoder().encode(text).length <= MAX_CLIPBOARD_LEN) this.send({ type: "clipboard", text });
   }
 
   /** Asks the server's encoder for another bitrate. */
@@ -188,6 +196,9 @@ export class DesktopViewer {
         this.offsetUs = this.pongs.reduce((best, p) => (p.rtt < best.rtt ? p : best)).offset;
         break;
       }
+      case "clipboard":
+        this.opts.onClipboard?.(m.text);
+        break;
       case "error":
         this.stats.detail = m.message;
         console.warn(`helix viewer: server error ${m.code}: ${m.message}`);

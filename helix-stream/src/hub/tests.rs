@@ -2,6 +2,7 @@
 //! in tests/x11_stream.rs).
 
 use super::*;
+use crate::input::ClipboardSync;
 use crate::protocol::Codec;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -92,6 +93,7 @@ fn drain(v: &mut Viewer) -> Vec<String> {
                 format!("{}{}", if f.keyframe { "K" } else { "d" }, f.capture_ts_us)
             }
             ViewerEvent::Closed(r) => format!("closed {r:?}"),
+            ViewerEvent::Clipboard(t) => format!("clipboard {t}"),
         });
     }
     out
@@ -272,4 +274,33 @@ fn view_only_desktops_refuse_input() {
     assert!(!d.accepts_input());
     let err = d.inject(InputEvent::Text("x".into())).unwrap_err();
     assert_eq!(err.code(), "stream_unavailable");
+}
+
+#[test]
+fn the_clipboard_reaches_every_viewer_and_later_joiners() {
+    #[derive(Default)]
+    struct Held(Mutex<Vec<String>>);
+    impl ClipboardSync for Held {
+        fn set(&self, text: String) -> Result<()> {
+            self.0.lock().unwrap().push(text);
+            Ok(())
+        }
+    }
+    let (d, _script) = desktop(8);
+    let mut a = d.subscribe(None).unwrap();
+    assert_eq!(
+        d.write_clipboard("x".into()).unwrap_err().code(),
+        "stream_unavailable"
+    );
+    let held = Arc::new(Held::default());
+    d.set_clipboard(held.clone());
+    d.publish_clipboard("copied".into());
+    d.publish_clipboard("copied".into()); // the same text again is no news
+    assert_eq!(drain(&mut a), ["clipboard copied"]);
+    let mut b = d.subscribe(None).unwrap();
+    assert_eq!(drain(&mut b), ["clipboard copied"], "told on joining");
+    d.write_clipboard("pasted".into()).unwrap();
+    assert_eq!(*held.0.lock().unwrap(), ["pasted"]);
+    assert_eq!(drain(&mut a), ["clipboard pasted"]);
+    assert_eq!(drain(&mut b), ["clipboard pasted"]);
 }

@@ -14,9 +14,14 @@ const SCROLL: u8 = 0x88;
 const TEXT: u8 = 0x89;
 const TOUCH: u8 = 0x8A;
 const SET_BITRATE: u8 = 0x8B;
+const CLIPBOARD: u8 = 0x8C;
 
 /// The longest [`ClientMessage::Text`], in bytes of UTF-8.
 pub const MAX_TEXT_LEN: usize = 4096;
+
+/// The longest clipboard text either side sends, in bytes of UTF-8 (it fits in one
+/// viewer frame).
+pub const MAX_CLIPBOARD_LEN: usize = 60_000;
 
 /// The bitrates a viewer may ask for with [`ClientMessage::SetBitrate`], in kbit/s.
 pub const BITRATE_RANGE_KBPS: std::ops::RangeInclusive<u32> = 100..=50_000;
@@ -129,6 +134,11 @@ pub enum ClientMessage {
         /// Kilobits per second.
         kbps: u32,
     },
+    /// Sets the desktop's clipboard (at most [`MAX_CLIPBOARD_LEN`] bytes).
+    Clipboard {
+        /// The text.
+        text: String,
+    },
 }
 
 impl ClientMessage {
@@ -146,6 +156,7 @@ impl ClientMessage {
             ClientMessage::Text { .. } => TEXT,
             ClientMessage::Touch { .. } => TOUCH,
             ClientMessage::SetBitrate { .. } => SET_BITRATE,
+            ClientMessage::Clipboard { .. } => CLIPBOARD,
         }
     }
 
@@ -159,10 +170,14 @@ impl ClientMessage {
     /// Fails with [`StreamError::InvalidField`] for a `Text` longer than
     /// [`MAX_TEXT_LEN`]; every other client message is small and fixed-size.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        if let ClientMessage::Text { text } = self {
-            if text.len() > MAX_TEXT_LEN {
-                return Err(too_long_text(text.len()));
+        match self {
+            ClientMessage::Text { text } if text.len() > MAX_TEXT_LEN => {
+                return Err(too_long("text", text.len(), MAX_TEXT_LEN));
             }
+            ClientMessage::Clipboard { text } if text.len() > MAX_CLIPBOARD_LEN => {
+                return Err(too_long("clipboard", text.len(), MAX_CLIPBOARD_LEN));
+            }
+            _ => {}
         }
         let w = Writer::new(self.message_type(), 16);
         let w = match *self {
@@ -176,6 +191,7 @@ impl ClientMessage {
             ClientMessage::Text { ref text } => w.bytes(text.as_bytes()),
             ClientMessage::Touch { id, phase, x, y } => w.u32(id).u8(phase.id()).i32(x).i32(y),
             ClientMessage::SetBitrate { kbps } => w.u32(kbps),
+            ClientMessage::Clipboard { ref text } => w.bytes(text.as_bytes()),
         };
         Ok(w.finish())
     }
@@ -245,6 +261,16 @@ impl ClientMessage {
                 }
                 ClientMessage::SetBitrate { kbps }
             }
+            CLIPBOARD => {
+                let text = r.string("text")?;
+                if text.len() > MAX_CLIPBOARD_LEN {
+                    return Err(r.invalid(
+                        "text",
+                        format!("{} bytes is more than {MAX_CLIPBOARD_LEN}", text.len()),
+                    ));
+                }
+                ClientMessage::Clipboard { text }
+            }
             _ => return Err(unknown(message_type)),
         };
         r.finish()?;
@@ -265,15 +291,16 @@ fn name(message_type: u8) -> Option<&'static str> {
         TEXT => "text",
         TOUCH => "touch",
         SET_BITRATE => "set_bitrate",
+        CLIPBOARD => "clipboard",
         _ => return None,
     })
 }
 
-fn too_long_text(len: usize) -> StreamError {
+fn too_long(message: &'static str, len: usize, max: usize) -> StreamError {
     StreamError::InvalidField {
-        message: "text",
+        message,
         field: "text",
-        reason: format!("{len} bytes is more than {MAX_TEXT_LEN}"),
+        reason: format!("{len} bytes is more than {max}"),
     }
 }
 

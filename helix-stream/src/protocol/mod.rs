@@ -41,7 +41,7 @@ mod tests;
 
 use std::fmt;
 
-pub use client::{ClientMessage, TouchPhase, BITRATE_RANGE_KBPS, MAX_TEXT_LEN};
+pub use client::{ClientMessage, TouchPhase, BITRATE_RANGE_KBPS, MAX_CLIPBOARD_LEN, MAX_TEXT_LEN};
 pub use server::ServerMessage;
 
 /// The protocol version this build speaks (byte 0 of every frame).

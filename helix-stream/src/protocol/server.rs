@@ -9,6 +9,7 @@ const VIDEO_FRAME: u8 = 0x02;
 const PONG: u8 = 0x03;
 const ERROR: u8 = 0x04;
 const STREAM_INFO: u8 = 0x05;
+const CLIPBOARD: u8 = 0x06;
 
 /// A message from the server to a viewer. See the [module docs](super) for the wire
 /// layout of each variant.
@@ -58,6 +59,11 @@ pub enum ServerMessage {
         /// The capture frame rate in frames per second.
         fps: u32,
     },
+    /// The desktop's clipboard holds this text (sent on joining and on every change).
+    Clipboard {
+        /// The text.
+        text: String,
+    },
 }
 
 impl ServerMessage {
@@ -69,6 +75,7 @@ impl ServerMessage {
             ServerMessage::Pong { .. } => PONG,
             ServerMessage::Error { .. } => ERROR,
             ServerMessage::StreamInfo { .. } => STREAM_INFO,
+            ServerMessage::Clipboard { .. } => CLIPBOARD,
         }
     }
 
@@ -102,6 +109,7 @@ impl ServerMessage {
             ServerMessage::StreamInfo { encoder, .. } => {
                 (4 + 4 + 4usize).saturating_add(encoder.len())
             }
+            ServerMessage::Clipboard { text } => 4usize.saturating_add(text.len()),
         };
         wire::check_encoded_len(payload_len)?;
         let w = Writer::new(self.message_type(), payload_len);
@@ -127,6 +135,7 @@ impl ServerMessage {
                 bitrate_kbps,
                 fps,
             } => w.bytes(encoder.as_bytes()).u32(*bitrate_kbps).u32(*fps),
+            ServerMessage::Clipboard { text } => w.bytes(text.as_bytes()),
         };
         Ok(w.finish())
     }
@@ -165,6 +174,9 @@ impl ServerMessage {
                 bitrate_kbps: r.u32("bitrate_kbps")?,
                 fps: r.u32("fps")?,
             },
+            CLIPBOARD => ServerMessage::Clipboard {
+                text: r.string("text")?,
+            },
             _ => return Err(unknown(message_type)),
         };
         r.finish()?;
@@ -179,6 +191,7 @@ fn name(message_type: u8) -> Option<&'static str> {
         PONG => "pong",
         ERROR => "error",
         STREAM_INFO => "stream_info",
+        CLIPBOARD => "clipboard",
         _ => return None,
     })
 }

@@ -42,6 +42,9 @@ fn server_samples() -> Vec<ServerMessage> {
             bitrate_kbps: 4000,
             fps: 30,
         },
+        ServerMessage::Clipboard {
+            text: "copied ✓".into(),
+        },
     ]
 }
 
@@ -71,6 +74,9 @@ fn client_samples() -> Vec<ClientMessage> {
             y: -1,
         },
         ClientMessage::SetBitrate { kbps: 2500 },
+        ClientMessage::Clipboard {
+            text: "pasted".into(),
+        },
     ]
 }
 
@@ -147,7 +153,8 @@ fn names_are_distinct_and_types_do_not_collide_across_directions() {
     names.extend(server_samples().iter().map(|m| m.name()));
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 16);
+    // 18 messages; `clipboard` goes both ways.
+    assert_eq!(names.len(), 17);
 }
 
 fn client_err(frame: &[u8]) -> StreamError {
@@ -169,7 +176,7 @@ fn unknown_versions_are_refused() {
 
 #[test]
 fn unknown_and_misdirected_types_are_refused() {
-    for t in [0x00, 0x06, 0x80, 0x8C, 0xFF] {
+    for t in [0x00, 0x07, 0x80, 0x8D, 0xFF] {
         assert_eq!(client_err(&[1, t]).code(), "unknown_message_type");
         assert_eq!(server_err(&[1, t]).code(), "unknown_message_type");
     }
@@ -278,6 +285,15 @@ fn out_of_domain_fields_are_invalid() {
     }
     let err = ClientMessage::Text { text: long }.encode().unwrap_err();
     assert_eq!(err.code(), "invalid_field");
+    let huge = "x".repeat(MAX_CLIPBOARD_LEN + 1);
+    let err = ClientMessage::Clipboard { text: huge.clone() }
+        .encode()
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_field");
+    let mut frame = vec![1, 0x8C];
+    frame.extend_from_slice(&(huge.len() as u32).to_le_bytes());
+    frame.extend_from_slice(huge.as_bytes());
+    assert_eq!(client_err(&frame).code(), "invalid_field");
 }
 
 #[test]
@@ -378,6 +394,7 @@ fn any_server_message() -> impl Strategy<Value = ServerMessage> {
                 fps,
             }
         }),
+        ".{0,40}".prop_map(|text| ServerMessage::Clipboard { text }),
     ]
 }
 
@@ -402,6 +419,7 @@ fn any_client_message() -> impl Strategy<Value = ClientMessage> {
             }
         }),
         BITRATE_RANGE_KBPS.prop_map(|kbps| ClientMessage::SetBitrate { kbps }),
+        ".{0,40}".prop_map(|text| ClientMessage::Clipboard { text }),
     ]
 }
 

@@ -6,6 +6,8 @@
 //! text is typed by keysym, borrowing an unused key code for characters the keymap
 //! lacks, as xdotool does.
 
+pub mod clipboard;
+
 use crate::input::{hid_to_evdev, InputEvent, InputSink};
 use crate::protocol::TouchPhase;
 use crate::{Result, StreamError};
