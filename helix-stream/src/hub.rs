@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 /// 30 fps).
 pub const DEFAULT_VIEWER_QUEUE: usize = 32;
 
-/// Keyframe requests closer together than this are merged into one.
+/// While a requested keyframe has not come for this long, more requests are merged
+/// into it (the keyframe on its way serves every viewer waiting); after that they are
+/// sent again, in case the encoder missed one.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(200);
 
 /// What a viewer receives.
@@ -99,7 +101,8 @@ struct State {
     starting: bool,
     format: Option<VideoFormat>,
     clipboard: Option<Arc<str>>,
-    last_keyframe_request: Option<Instant>,
+    /// When a keyframe was asked for that has not come yet.
+    keyframe_outstanding: Option<Instant>,
     stats: DesktopStats,
 }
 
@@ -108,6 +111,8 @@ struct Slot {
     close: Option<oneshot::Sender<CloseReason>>,
     client_id: Option<String>,
     needs_keyframe: bool,
+    /// Whether this viewer's need for a keyframe was passed on to the encoder.
+    keyframe_asked: bool,
     sent_format: Option<VideoFormat>,
 }
 
@@ -206,6 +211,7 @@ impl Desktop {
                     close: Some(close_tx),
                     client_id,
                     needs_keyframe: true,
+                    keyframe_asked: true,
                     sent_format: None,
                 },
             );
@@ -215,7 +221,7 @@ impl Desktop {
                 st.generation += 1;
                 st.format = None;
             } else {
-                self.inner.request_keyframe(&mut st, true);
+                self.inner.request_keyframe(&mut st);
             }
             (id, start.then_some(st.generation))
         };
@@ -366,7 +372,15 @@ impl Desktop {
         };
         if let Some(stream) = stream {
             tracing::info!(desktop = %self.inner.id, "last viewer left; pipeline stopped");
-            drop(stream);
+            // Stopping waits for the pipeline (or its worker process) to end; on a
+            // multi-threaded runtime, tell it so its other tasks move elsewhere meanwhile.
+            let multi = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if multi {
+                tokio::task::block_in_place(move || drop(stream));
+            } else {
+                drop(stream);
+            }
         }
     }
 }
@@ -377,17 +391,16 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn request_keyframe(&self, st: &mut State, force: bool) {
+    fn request_keyframe(&self, st: &mut State) {
         let now = Instant::now();
-        if !force
-            && st
-                .last_keyframe_request
-                .is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP)
+        if st
+            .keyframe_outstanding
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP)
         {
             return;
         }
         if let Some(stream) = &st.stream {
-            st.last_keyframe_request = Some(now);
+            st.keyframe_outstanding = Some(now);
             st.stats.keyframe_requests += 1;
             stream.request_keyframe();
         }
@@ -427,48 +440,32 @@ impl FrameSink for HubSink {
         }
         let st = &mut *st;
         st.stats.frames_encoded += 1;
+        if frame.keyframe {
+            st.keyframe_outstanding = None;
+        }
         let frame = Arc::new(frame);
-        let mut behind = false;
+        let mut want_keyframe = false;
         let mut gone = Vec::new();
         for (id, slot) in st.viewers.iter_mut() {
-            if slot.needs_keyframe && !frame.keyframe {
+            let delivered = deliver(slot, &frame, st.format.as_ref(), &mut gone, *id);
+            if delivered {
+                st.stats.frames_sent += 1;
+            } else {
                 st.stats.frames_dropped += 1;
-                continue;
             }
-            if frame.keyframe && slot.sent_format != st.format {
-                let Some(format) = st.format.clone() else {
-                    st.stats.frames_dropped += 1;
-                    continue;
-                };
-                if slot.tx.capacity() < 2 {
-                    slot.needs_keyframe = true;
-                    behind = true;
-                    st.stats.frames_dropped += 1;
-                    continue;
-                }
-                let _ = slot.tx.try_send(ViewerEvent::Format(format.clone()));
-                slot.sent_format = Some(format);
-            }
-            match slot.tx.try_send(ViewerEvent::Frame(frame.clone())) {
-                Ok(()) => {
-                    st.stats.frames_sent += 1;
-                    if frame.keyframe {
-                        slot.needs_keyframe = false;
-                    }
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    slot.needs_keyframe = true;
-                    behind = true;
-                    st.stats.frames_dropped += 1;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+            // Ask for a viewer's keyframe once it has room for it: one that stays full
+            // (gone, or too slow) never makes the encoder send keyframes to everyone.
+            if slot.needs_keyframe && !slot.keyframe_asked && slot.tx.capacity() * 2 >= inner.queue
+            {
+                slot.keyframe_asked = true;
+                want_keyframe = true;
             }
         }
         for id in gone {
             st.viewers.remove(&id);
         }
-        if behind {
-            inner.request_keyframe(st, false);
+        if want_keyframe {
+            inner.request_keyframe(st);
         }
     }
 
@@ -514,6 +511,49 @@ impl WeakDesktop {
     }
 }
 
+/// Queues `frame` for one viewer; whether it was queued. A viewer waiting for a keyframe
+/// skips everything else; one that is full drops the frame and waits for the next
+/// keyframe; the format goes before the keyframe that starts it.
+fn deliver(
+    slot: &mut Slot,
+    frame: &Arc<EncodedFrame>,
+    format: Option<&VideoFormat>,
+    gone: &mut Vec<u64>,
+    id: u64,
+) -> bool {
+    if slot.needs_keyframe && !frame.keyframe {
+        return false;
+    }
+    let behind = |slot: &mut Slot| {
+        slot.needs_keyframe = true;
+        slot.keyframe_asked = false;
+        false
+    };
+    if frame.keyframe && slot.sent_format.as_ref() != format {
+        let Some(format) = format else {
+            return false;
+        };
+        if slot.tx.capacity() < 2 {
+            return behind(slot);
+        }
+        let _ = slot.tx.try_send(ViewerEvent::Format(format.clone()));
+        slot.sent_format = Some(format.clone());
+    }
+    match slot.tx.try_send(ViewerEvent::Frame(frame.clone())) {
+        Ok(()) => {
+            if frame.keyframe {
+                slot.needs_keyframe = false;
+            }
+            true
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => behind(slot),
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            gone.push(id);
+            false
+        }
+    }
+}
+
 /// One viewer of a [`Desktop`]; leaving is dropping it.
 #[derive(Debug)]
 pub struct Viewer {
@@ -543,9 +583,10 @@ impl Viewer {
         let mut st = self.desktop.inner.lock();
         if let Some(slot) = st.viewers.get_mut(&self.id) {
             slot.needs_keyframe = true;
+            slot.keyframe_asked = true;
             slot.sent_format = None;
         }
-        self.desktop.inner.request_keyframe(&mut st, false);
+        self.desktop.inner.request_keyframe(&mut st);
     }
 
     /// The desktop watched.

@@ -5,7 +5,9 @@
 
 use crate::hub::{CloseReason, Desktop, ViewerEvent};
 use crate::input::InputEvent;
-use crate::protocol::{close_code, error_code, ClientMessage, ServerMessage, PROTOCOL_VERSION};
+use crate::protocol::{
+    close_code, error_code, ClientMessage, ServerMessage, TouchPhase, PROTOCOL_VERSION,
+};
 use crate::source::VideoFormat;
 use crate::StreamError;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -77,6 +79,8 @@ where
         out: outgoing,
         pressed_keys: BTreeSet::new(),
         pressed_buttons: BTreeSet::new(),
+        touches: BTreeSet::new(),
+        told_view_only: false,
     };
     let mut incoming = incoming;
     let span = tracing::info_span!("viewer", desktop = %desktop.id(), client = ?options.client_id);
@@ -142,9 +146,15 @@ where
     };
     tracing::debug!(parent: &span, version, "viewer joined");
 
-    // 3. Frames out, input in.
+    // 3. Frames out, input in. A viewer that says nothing for IDLE_TIMEOUT is gone (a
+    // half-open connection): it stops holding the stream and its queue.
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            _ = tokio::time::sleep_until(last_heard + IDLE_TIMEOUT) => {
+                conn.close(close_code::IDLE, "nothing heard from the viewer").await;
+                break;
+            }
             event = viewer.next() => {
                 let sent = match event {
                     ViewerEvent::Format(f) => {
@@ -172,6 +182,7 @@ where
                 }
             }
             message = incoming.next() => {
+                last_heard = tokio::time::Instant::now();
                 let frame = match message {
                     Some(WsIn::Binary(frame)) => frame,
                     Some(WsIn::Text(_)) => {
@@ -216,6 +227,16 @@ fn info(f: &VideoFormat) -> ServerMessage {
     }
 }
 
+/// At most `max` bytes of `s`, cut on a character boundary (a close frame's reason
+/// holds 123 bytes).
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 fn not_allowed() -> ServerMessage {
     ServerMessage::Error {
         code: error_code::INPUT_NOT_ALLOWED,
@@ -230,17 +251,32 @@ fn unavailable(e: StreamError) -> ServerMessage {
     }
 }
 
+/// The longest a frame may wait for the viewer's socket before the viewer is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A viewer that sends nothing (not even a `Ping`) for this long is gone.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Modifier keys (HID usages 0xE0-0xE7: control, shift, alt, meta, left and right).
+const MODIFIERS: std::ops::RangeInclusive<u32> = 0xE0..=0xE7;
+
 struct Conn<O> {
     out: O,
-    /// Keys and buttons this viewer holds down, released when it leaves.
+    /// Keys, buttons and fingers this viewer holds down, released when it leaves.
     pressed_keys: BTreeSet<u32>,
     pressed_buttons: BTreeSet<u8>,
+    touches: BTreeSet<u32>,
+    /// A view-only viewer is told once, not for every mouse move.
+    told_view_only: bool,
 }
 
 impl<O: Sink<WsOut> + Unpin> Conn<O> {
     async fn send(&mut self, message: &ServerMessage) -> bool {
         match message.encode() {
-            Ok(frame) => self.out.send(WsOut::Binary(frame)).await.is_ok(),
+            Ok(frame) => matches!(
+                tokio::time::timeout(SEND_TIMEOUT, self.out.send(WsOut::Binary(frame))).await,
+                Ok(Ok(()))
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "dropping a frame that cannot be encoded");
                 true
@@ -249,18 +285,16 @@ impl<O: Sink<WsOut> + Unpin> Conn<O> {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
-        let _ = self
-            .out
-            .send(WsOut::Close {
-                code,
-                reason: reason.into(),
-            })
-            .await;
+        let close = self.out.send(WsOut::Close {
+            code,
+            reason: truncate(reason, 123),
+        });
+        let _ = tokio::time::timeout(SEND_TIMEOUT, close).await;
     }
 
     async fn fail(&mut self, message: &ServerMessage, code: u16) {
         let reason = match message {
-            ServerMessage::Error { message, .. } => message.chars().take(100).collect(),
+            ServerMessage::Error { message, .. } => message.clone(),
             _ => String::new(),
         };
         if self.send(message).await {
@@ -301,6 +335,10 @@ impl<O: Sink<WsOut> + Unpin> Conn<O> {
             message => {
                 let event = InputEvent::from_message(&message)?;
                 if !options.can_input || !desktop.accepts_input() {
+                    if self.told_view_only {
+                        return None;
+                    }
+                    self.told_view_only = true;
                     return Some(not_allowed());
                 }
                 match &event {
@@ -319,6 +357,14 @@ impl<O: Sink<WsOut> + Unpin> Conn<O> {
                     } => {
                         self.pressed_buttons.remove(button);
                     }
+                    InputEvent::Touch { id, phase, .. } => {
+                        if matches!(phase, TouchPhase::End | TouchPhase::Cancel) {
+                            self.touches.remove(id);
+                        } else {
+                            self.touches.insert(*id);
+                        }
+                    }
+                    InputEvent::Text(_) => return self.type_text(desktop, event),
                     _ => {}
                 }
                 desktop.inject(event).err().map(|e| ServerMessage::Error {
@@ -329,8 +375,39 @@ impl<O: Sink<WsOut> + Unpin> Conn<O> {
         }
     }
 
+    /// Types text with the viewer's modifiers lifted (a paste arrives while control or
+    /// command is still down: typing it as it is would send shortcuts), then puts them
+    /// back.
+    fn type_text(&mut self, desktop: &Desktop, text: InputEvent) -> Option<ServerMessage> {
+        let held: Vec<u32> = self
+            .pressed_keys
+            .iter()
+            .copied()
+            .filter(|c| MODIFIERS.contains(c))
+            .collect();
+        for &code in &held {
+            let _ = desktop.inject(InputEvent::Key { code, down: false });
+        }
+        let result = desktop.inject(text);
+        for &code in &held {
+            let _ = desktop.inject(InputEvent::Key { code, down: true });
+        }
+        result.err().map(|e| ServerMessage::Error {
+            code: error_code::INTERNAL,
+            message: e.to_string(),
+        })
+    }
+
     /// Releases what the viewer still holds down, so no key stays stuck.
     fn release_input(&mut self, desktop: &Desktop) {
+        for id in std::mem::take(&mut self.touches) {
+            let _ = desktop.inject(InputEvent::Touch {
+                id,
+                phase: TouchPhase::Cancel,
+                x: 0,
+                y: 0,
+            });
+        }
         for code in std::mem::take(&mut self.pressed_keys) {
             let _ = desktop.inject(InputEvent::Key { code, down: false });
         }

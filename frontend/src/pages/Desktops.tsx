@@ -69,7 +69,17 @@ export function DesktopPage() {
     if (!canvas.current) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/api/v1/desktops/${encodeURIComponent(id)}/stream?client_id=${tabId()}`;
-    const v = new DesktopViewer({ url, canvas: canvas.current, onStats: setStats, onClipboard: setClipboard });
+    // A refused upgrade (signed out, not allowed, no such desktop) looks like a dropped
+    // connection to the browser: ask the API before trying again.
+    const mayConnect = async () => {
+      try {
+        const r = await fetch(`/api/v1/desktops/${encodeURIComponent(id)}`, { credentials: "same-origin" });
+        return r.ok || r.status >= 500;
+      } catch {
+        return true;
+      }
+    };
+    const v = new DesktopViewer({ url, canvas: canvas.current, onStats: setStats, onClipboard: setClipboard, mayConnect });
     viewer.current = v;
     v.start();
     return () => v.stop();

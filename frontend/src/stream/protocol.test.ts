@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hidUsage } from "./keys";
 import { avcCodecString, decodeServer, encodeClient, ProtocolError } from "./protocol";
+import { utf8Chunks } from "./viewer";
 
 describe("stream protocol", () => {
   it("encodes viewer messages as the specification lays them out", () => {
@@ -45,5 +46,14 @@ describe("stream protocol", () => {
     expect(hidUsage("ShiftLeft")).toBe(0xe1);
     expect(hidUsage("Numpad0")).toBe(0x62);
     expect(hidUsage("Fn")).toBeUndefined();
+  });
+
+  it("cuts pastes into text messages of at most 4096 bytes, between code points", () => {
+    const text = "ab" + "漢".repeat(2000) + "😀";
+    const chunks = utf8Chunks(text, 4096);
+    expect(chunks.join("")).toBe(text);
+    for (const c of chunks) expect(new TextEncoder().encode(c).length).toBeLessThanOrEqual(4096);
+    expect(chunks.length).toBe(2);
+    expect(utf8Chunks("", 10)).toEqual([]);
   });
 });

@@ -51,6 +51,9 @@ export type ClientMessage =
   | { type: "set_bitrate"; kbps: number }
   | { type: "clipboard"; text: string };
 
+/** The longest `text` message (bytes of UTF-8). */
+export const MAX_TEXT_LEN = 4096;
+
 /** The longest clipboard text either side sends (bytes of UTF-8). */
 export const MAX_CLIPBOARD_LEN = 60_000;
 

@@ -10,6 +10,7 @@ import {
   decodeServer,
   encodeClient,
   MAX_CLIPBOARD_LEN,
+  MAX_TEXT_LEN,
   PROTOCOL_VERSION,
   type ClientMessage,
   type ServerMessage,
@@ -45,6 +46,9 @@ export interface ViewerOptions {
   canvas: HTMLCanvasElement;
   /** Send keyboard, mouse, touch and paste (default true). */
   input?: boolean;
+  /** Asked before reconnecting after a socket that never opened (a refused upgrade
+   * looks like any dropped connection to a browser): false stops the viewer. */
+  mayConnect?: () => Promise<boolean>;
   onStats?: (stats: ViewerStats) => void;
   /** The desktop's clipboard changed (also called once on joining). */
   onClipboard?: (text: string) => void;
@@ -66,6 +70,9 @@ export class DesktopViewer {
   private pongs: { rtt: number; offset: number }[] = [];
   private window = { frames: 0, bytes: 0, latencies: [] as number[] };
   private held = new Set<number>();
+  private buttons = new Set<number>();
+  private keyframeAskedAt = 0;
+  private opened = false;
   private detach: (() => void) | null = null;
   readonly stats: ViewerStats = {
     state: "connecting", detail: "", width: 0, height: 0, encoder: "", bitrateKbps: 0, fps: 0, kbps: 0,
@@ -121,11 +128,14 @@ export class DesktopViewer {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.opened = true;
       this.send({ type: "hello", version: PROTOCOL_VERSION });
       this.ping();
     };
     ws.onmessage = (ev) => {
-      if (!(ev.data instanceof ArrayBuffer)) return;
+      // A socket this viewer has left (stopped, or replaced) delivers nothing more.
+      if (this.ws !== ws || !(ev.data instanceof ArrayBuffer)) return;
       let m: ServerMessage;
       try {
         m = decodeServer(new Uint8Array(ev.data));
@@ -153,7 +163,15 @@ export class DesktopViewer {
       const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.attempts - 1, 5));
       const delay = backoff / 2 + Math.random() * (backoff / 2);
       this.setState("reconnecting", ev.reason || `connection closed (${ev.code})`);
-      this.reconnectTimer = window.setTimeout(() => this.connect(), delay);
+      const opened = this.opened;
+      this.opened = false;
+      this.reconnectTimer = window.setTimeout(async () => {
+        if (!opened && this.opts.mayConnect && !(await this.opts.mayConnect())) {
+          this.setState("failed", "not allowed to watch this desktop (or it does not exist)");
+          return;
+        }
+        if (this.stats.state === "reconnecting") this.connect();
+      }, delay);
     };
   }
 
@@ -218,6 +236,11 @@ export class DesktopViewer {
 
   private requestKeyframe() {
     this.waitingForKey = true;
+    // One request per second while waiting: the server merges them, and a lost one is
+    // asked again.
+    const now = performance.now();
+    if (now - this.keyframeAskedAt < 1000) return;
+    this.keyframeAskedAt = now;
     this.send({ type: "request_keyframe" });
   }
 
@@ -225,22 +248,25 @@ export class DesktopViewer {
     this.window.bytes += data.length;
     if (this.waitingForKey && !keyframe) {
       this.stats.framesDropped += 1;
+      if (this.decoder) this.requestKeyframe();
       return;
     }
     if (keyframe) {
       const codec = avcCodecString(data);
       if (codec && codec !== this.configuredCodec) {
         this.resetDecoder();
-        this.decoder = new VideoDecoder({
+        const decoder: VideoDecoder = new VideoDecoder({
           output: (frame) => this.draw(frame),
           error: (e) => {
             console.warn("helix viewer: decoder error", e);
+            if (this.decoder !== decoder) return;
             this.resetDecoder();
             this.requestKeyframe();
           },
         });
+        this.decoder = decoder;
         // Annex B with in-band SPS/PPS: no `description`.
-        this.decoder.configure({ codec, optimizeForLatency: true, hardwareAcceleration: "no-preference" });
+        decoder.configure({ codec, optimizeForLatency: true, hardwareAcceleration: "no-preference" });
         this.configuredCodec = codec;
       }
     }
@@ -284,12 +310,30 @@ export class DesktopViewer {
     this.opts.onStats?.({ ...this.stats, latencySamples: this.stats.latencySamples });
   }
 
-  /** Video pixels of a point on the canvas. */
+  private releaseKeys(which: (code: number) => boolean) {
+    for (const code of [...this.held]) {
+      if (!which(code)) continue;
+      this.held.delete(code);
+      this.send({ type: "key_up", code });
+    }
+  }
+
+  private releaseButtons() {
+    for (const button of this.buttons) this.send({ type: "mouse_button", button, down: false });
+    this.buttons.clear();
+  }
+
+  /** Video pixels of a point on the canvas. The picture keeps its aspect ratio inside
+   * the element (letterboxed in full screen, where `object-fit: contain` applies). */
   private toVideo(clientX: number, clientY: number) {
-    const r = this.opts.canvas.getBoundingClientRect();
-    const x = ((clientX - r.left) / Math.max(1, r.width)) * this.opts.canvas.width;
-    const y = ((clientY - r.top) / Math.max(1, r.height)) * this.opts.canvas.height;
-    return { x: Math.round(x), y: Math.round(y) };
+    const c = this.opts.canvas;
+    const r = c.getBoundingClientRect();
+    const vw = Math.max(1, c.width);
+    const vh = Math.max(1, c.height);
+    const scale = Math.min(r.width / vw, r.height / vh) || 1;
+    const left = r.left + (r.width - vw * scale) / 2;
+    const top = r.top + (r.height - vh * scale) / 2;
+    return { x: Math.round((clientX - left) / scale), y: Math.round((clientY - top) / scale) };
   }
 
   private attachInput(): () => void {
@@ -311,6 +355,8 @@ export class DesktopViewer {
     const button = (down: boolean) => (e: MouseEvent) => {
       if (down) c.focus();
       e.preventDefault();
+      if (down) this.buttons.add(e.button);
+      else this.buttons.delete(e.button);
       this.send({ type: "mouse_move", ...this.toVideo(e.clientX, e.clientY) });
       this.send({ type: "mouse_button", button: e.button, down });
     };
@@ -343,18 +389,48 @@ export class DesktopViewer {
         const text = e.clipboardData?.getData("text/plain");
         if (text) {
           e.preventDefault();
-          this.send({ type: "text", text: text.slice(0, 4096) });
+          // Ctrl/Cmd is still down from the paste shortcut: lift it first.
+          this.releaseKeys((code) => code >= 0xe0 && code <= 0xe7);
+          for (const chunk of utf8Chunks(text, MAX_TEXT_LEN)) this.send({ type: "text", text: chunk });
         }
       }) as EventListener],
-      // Keys held when focus leaves would stay down on the desktop.
+      // Keys and buttons held when focus leaves would stay down on the desktop.
       ["blur", (() => {
-        for (const code of this.held) this.send({ type: "key_up", code });
-        this.held.clear();
+        this.releaseKeys(() => true);
+        this.releaseButtons();
       }) as EventListener],
     ];
     for (const [name, h] of handlers) c.addEventListener(name, h, { passive: false });
+    // A drag released outside the canvas still ends on the desktop.
+    const windowUp = (e: MouseEvent) => {
+      if (e.target !== c && this.buttons.has(e.button)) {
+        this.buttons.delete(e.button);
+        this.send({ type: "mouse_button", button: e.button, down: false });
+      }
+    };
+    window.addEventListener("mouseup", windowUp);
     return () => {
       for (const [name, h] of handlers) c.removeEventListener(name, h);
+      window.removeEventListener("mouseup", windowUp);
     };
   }
+}
+
+/** `text` in pieces of at most `max` bytes of UTF-8, cut between code points. */
+export function utf8Chunks(text: string, max: number): string[] {
+  const out: string[] = [];
+  let chunk = "";
+  let bytes = 0;
+  for (const ch of text) {
+    const n = new TextEncoder().encode(ch).length;
+    if (bytes + n > max && chunk) {
+      out.push(chunk);
+      chunk = "";
+      bytes = 0;
+    }
+    chunk += ch;
+    bytes += n;
+  }
+  if (chunk) out.push(chunk);
+  return out;
 }

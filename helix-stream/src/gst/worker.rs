@@ -268,7 +268,13 @@ impl ProcessSource {
 
 impl VideoSource for ProcessSource {
     fn start(&self, sink: Arc<dyn FrameSink>) -> Result<Box<dyn ActiveStream>> {
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        // The worker gets what GStreamer, X and logging need, not the host's secrets
+        // (HELIX_ENCRYPTION_KEY, database URLs, API keys in the environment).
+        command
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| worker_env(k)));
+        let mut child = command
             .args(&self.prefix_args)
             .args(self.spec.to_args())
             .stdin(Stdio::piped())
@@ -322,6 +328,26 @@ impl VideoSource for ProcessSource {
             reader: Some(out_thread),
         }))
     }
+}
+
+/// Environment variables a stream worker inherits.
+fn worker_env(name: &str) -> bool {
+    matches!(
+        name,
+        "PATH"
+            | "HOME"
+            | "USER"
+            | "LANG"
+            | "LC_ALL"
+            | "TMPDIR"
+            | "XAUTHORITY"
+            | "XDG_RUNTIME_DIR"
+            | "RUST_LOG"
+    ) || name.starts_with("GST_")
+        || name.starts_with("LC_")
+        || name.starts_with("__GL")
+        || name.starts_with("CUDA_")
+        || name.starts_with("NVIDIA_")
 }
 
 /// Reads records until the worker's stdout ends; returns why it ended.
@@ -417,6 +443,28 @@ impl Drop for WorkerStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_get_no_secrets() {
+        for name in [
+            "PATH",
+            "GST_DEBUG",
+            "XAUTHORITY",
+            "LC_CTYPE",
+            "CUDA_VISIBLE_DEVICES",
+        ] {
+            assert!(worker_env(name), "{name}");
+        }
+        for name in [
+            "HELIX_ENCRYPTION_KEY",
+            "HELIX_DATABASE_URL",
+            "OPENAI_API_KEY",
+            "DISPLAY",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(!worker_env(name), "{name}");
+        }
+    }
 
     #[test]
     fn specs_round_trip_through_arguments() {

@@ -74,6 +74,8 @@ pub mod close_code {
     /// The viewer broke the protocol (no `Hello`, unsupported version). Do NOT
     /// reconnect.
     pub const PROTOCOL_ERROR: u16 = 4003;
+    /// Nothing was heard from the viewer for 30 s (viewers ping every few seconds).
+    pub const IDLE: u16 = 4004;
 }
 
 /// The video codec of a stream.

@@ -115,8 +115,8 @@ struct Injector {
     /// keysym -> (key code, needs shift), from the server's keymap.
     keysyms: HashMap<u32, (u8, bool)>,
     per_keycode: u8,
-    /// A key code with no symbols, borrowed to type characters the keymap lacks.
-    spare: Option<u8>,
+    /// Key codes with no symbols, borrowed to type characters the keymap lacks.
+    spares: Vec<u8>,
     scroll: (i32, i32),
     touch: Option<u32>,
 }
@@ -142,7 +142,7 @@ impl Injector {
             height,
             keysyms: HashMap::new(),
             per_keycode: 1,
-            spare: None,
+            spares: Vec::new(),
             scroll: (0, 0),
             touch: None,
         };
@@ -161,11 +161,11 @@ impl Injector {
         let per = map.keysyms_per_keycode.max(1);
         self.per_keycode = per;
         self.keysyms.clear();
-        self.spare = None;
+        self.spares.clear();
         for (i, syms) in map.keysyms.chunks(per as usize).enumerate() {
             let keycode = min + i as u8;
             if syms.iter().all(|s| *s == 0) {
-                self.spare = Some(keycode);
+                self.spares.push(keycode);
                 continue;
             }
             for (level, sym) in syms.iter().take(2).enumerate() {
@@ -284,45 +284,81 @@ impl Injector {
 
     fn type_text(&mut self, text: &str) -> Result<()> {
         let shift = self.keysyms.get(&SHIFT_L).map(|(k, _)| *k);
-        for c in text.chars() {
-            let sym = keysym_for(c);
-            let (keycode, with_shift, borrowed) = match self.keysyms.get(&sym) {
-                Some(&(k, s)) => (k, s, false),
-                None => match self.spare {
-                    Some(spare) => {
-                        let syms = vec![sym; self.per_keycode as usize];
-                        self.conn
-                            .change_keyboard_mapping(1, spare, self.per_keycode, &syms)
-                            .map_err(x_err)?;
-                        self.conn
-                            .get_input_focus()
-                            .map_err(x_err)?
-                            .reply()
-                            .map_err(x_err)?;
-                        // Clients reload their keymap on MappingNotify; give them a moment.
-                        std::thread::sleep(Duration::from_millis(20));
-                        (spare, false, true)
+        let chars: Vec<u32> = text.chars().map(keysym_for).collect();
+        let mut rest = &chars[..];
+        while !rest.is_empty() {
+            // As many characters as the spare key codes cover: characters the keymap
+            // lacks borrow one each, mapped all at once (clients reload their keymap on
+            // MappingNotify, which takes a moment: one pause per batch, not per key).
+            let mut borrowed: Vec<(u32, u8)> = Vec::new();
+            let mut n = 0;
+            for &sym in rest {
+                if self.keysyms.contains_key(&sym) || borrowed.iter().any(|(s, _)| *s == sym) {
+                    n += 1;
+                    continue;
+                }
+                match self.spares.get(borrowed.len()) {
+                    Some(&spare) => {
+                        borrowed.push((sym, spare));
+                        n += 1;
                     }
-                    None => continue,
-                },
-            };
-            let shift = if with_shift { shift } else { None };
-            if let Some(s) = shift {
-                self.key(s, true)?;
+                    None => break,
+                }
             }
-            self.key(keycode, true)?;
-            self.key(keycode, false)?;
-            if let Some(s) = shift {
-                self.key(s, false)?;
+            if n == 0 {
+                // No spare key code at all: skip what cannot be typed.
+                n = 1;
             }
-            if borrowed {
-                self.conn.flush().map_err(x_err)?;
-                std::thread::sleep(Duration::from_millis(20));
-                let none = vec![0; self.per_keycode as usize];
-                self.conn
-                    .change_keyboard_mapping(1, keycode, self.per_keycode, &none)
-                    .map_err(x_err)?;
+            let (batch, after) = rest.split_at(n);
+            rest = after;
+            self.remap(&borrowed, false)?;
+            for &sym in batch {
+                let (keycode, with_shift) = match self.keysyms.get(&sym) {
+                    Some(&(k, s)) => (k, s),
+                    None => match borrowed.iter().find(|(s, _)| *s == sym) {
+                        Some(&(_, k)) => (k, false),
+                        None => continue,
+                    },
+                };
+                let shift = if with_shift { shift } else { None };
+                if let Some(s) = shift {
+                    self.key(s, true)?;
+                }
+                self.key(keycode, true)?;
+                self.key(keycode, false)?;
+                if let Some(s) = shift {
+                    self.key(s, false)?;
+                }
             }
+            self.remap(&borrowed, true)?;
+        }
+        Ok(())
+    }
+
+    /// Maps (or, `restore`, unmaps) the borrowed key codes, then waits for clients to
+    /// see the change.
+    fn remap(&self, borrowed: &[(u32, u8)], restore: bool) -> Result<()> {
+        if borrowed.is_empty() {
+            return Ok(());
+        }
+        self.conn.flush().map_err(x_err)?;
+        if restore {
+            // Let the keys typed with the borrowed codes be read first.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for &(sym, keycode) in borrowed {
+            let syms = vec![if restore { 0 } else { sym }; self.per_keycode as usize];
+            self.conn
+                .change_keyboard_mapping(1, keycode, self.per_keycode, &syms)
+                .map_err(x_err)?;
+        }
+        self.conn
+            .get_input_focus()
+            .map_err(x_err)?
+            .reply()
+            .map_err(x_err)?;
+        if !restore {
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
     }
