@@ -20,11 +20,11 @@ cd "$repo"
 # (busybox-static) and `file` to find a static docker client for the in-sandbox `docker` tests.
 # helix-stream (desktop streaming): GStreamer 1.22 headers and plugins (ximagesrc in -x,
 # x264enc in -ugly, openh264enc and h264parse in -bad), Xvfb, xterm and xclip for the real-display
-# tests.
+# tests; Sway (headless) and wf-recorder for the Wayland capture tests.
 APT_PACKAGES=(docker.io iptables iproute2 util-linux e2fsprogs busybox-static file chromium
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x
-  gstreamer1.0-tools xvfb xterm xfonts-base xclip)
+  gstreamer1.0-tools xvfb xterm xfonts-base xclip sway wf-recorder)
 
 fail() { echo "test-deps: error: $*" >&2; exit 1; }
 
@@ -48,6 +48,11 @@ if ((${#apt_missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   quiet apt-get update -qq
   quiet apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+fi
+
+# --- An unprivileged user for headless Sway, which refuses to run as root ------------------
+if [[ $EUID -eq 0 ]] && ! id helixwl >/dev/null 2>&1; then
+  quiet useradd --system --create-home --shell /usr/sbin/nologin helixwl
 fi
 
 # --- Rust components ---------------------------------------------------------------------------

@@ -19,6 +19,8 @@
 #                            chromium, node and a built frontend/
 #   HELIX_TEST_REQUIRE_X11=1 desktop streaming tests must fail, not skip, without Xvfb and
 #                            GStreamer (x264enc or openh264enc)
+#   HELIX_TEST_REQUIRE_WAYLAND=1 Wayland capture tests must fail, not skip, without Sway
+#                            and wf-recorder
 #   HELIX_TEST_REQUIRE_DOCKER=1 sandbox tests (real dockerd per sandbox, as root) must fail, not
 #                            skip, without docker.io, iptables, iproute2 and busybox-static
 # CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
@@ -61,6 +63,8 @@ export HELIX_TEST_REQUIRE_DOCKER=1
 export HELIX_TEST_REQUIRE_BROWSER=1
 # helix-stream's real-display tests: Xvfb, GStreamer capture and encoding (scripts/test-deps.sh).
 export HELIX_TEST_REQUIRE_X11=1
+# ... and the Wayland ones: headless Sway (run as the user helixwl) and wf-recorder.
+export HELIX_TEST_REQUIRE_WAYLAND=1
 
 failed=()
 summary=()

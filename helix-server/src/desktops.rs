@@ -18,8 +18,9 @@ use std::sync::Arc;
 /// Desktop streaming flags of `helix serve` (and `helix stream`).
 #[derive(Debug, Clone, Args)]
 pub struct DesktopArgs {
-    /// Stream an X display as a desktop: `ID=DISPLAY` (e.g. `main=:99`); repeatable.
-    /// Site administrators may watch and drive it.
+    /// Stream a display as a desktop: `ID=DISPLAY`, an X display (`main=:99`) or a
+    /// wlroots compositor's socket (`main=wayland:/run/user/1000/wayland-1`, view-only);
+    /// repeatable. Site administrators may watch and drive it.
     #[arg(long = "desktop", env = "HELIX_DESKTOPS", value_delimiter = ',')]
     pub desktops: Vec<String>,
     /// Encoder: `auto` (the first of nvh264enc, x264enc, openh264enc that works here),
@@ -41,10 +42,16 @@ impl DesktopArgs {
             .desktop_encoder
             .parse()
             .map_err(|e| anyhow::anyhow!("--desktop-encoder: {e}"))?;
-        let spec = WorkerSpec {
-            capture: CaptureSpec::X11 {
+        let capture = match display.strip_prefix("wayland:") {
+            Some(socket) => CaptureSpec::Wayland {
+                socket: socket.into(),
+            },
+            None => CaptureSpec::X11 {
                 display: display.to_owned(),
             },
+        };
+        let spec = WorkerSpec {
+            capture,
             encoder,
             settings: StreamSettings {
                 fps: self.desktop_fps,
@@ -117,10 +124,17 @@ fn worker_program() -> anyhow::Result<std::path::PathBuf> {
 pub fn desktop(id: &str, display: &str, args: &DesktopArgs) -> anyhow::Result<DesktopEntry> {
     let spec = args.spec(display)?;
     let source = ProcessSource::new(worker_program()?, vec!["stream-worker".into()], spec);
-    let input = LazyX11Input::new(display).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let desktop = Desktop::new(id, Arc::new(source), Some(Arc::new(input)));
-    // The display's clipboard, both ways, (re)connecting in the background.
-    helix_stream::x11::clipboard::watch(display, &desktop).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let desktop = if display.starts_with("wayland:") {
+        // Wayland desktops are view-only for now (no virtual keyboard and pointer yet).
+        Desktop::new(id, Arc::new(source), None)
+    } else {
+        let input = LazyX11Input::new(display).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let desktop = Desktop::new(id, Arc::new(source), Some(Arc::new(input)));
+        // The display's clipboard, both ways, (re)connecting in the background.
+        helix_stream::x11::clipboard::watch(display, &desktop)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        desktop
+    };
     Ok(DesktopEntry {
         desktop,
         display: display.to_owned(),

@@ -21,7 +21,8 @@ use std::sync::Arc;
 /// Flags of `helix stream`.
 #[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
-    /// The X display to stream.
+    /// The display to stream: an X display (`:99`) or `wayland:SOCKET` (a wlroots
+    /// compositor such as Sway, view-only).
     #[arg(long, env = "DISPLAY")]
     pub display: String,
     /// Address to listen on.

@@ -309,3 +309,50 @@ async fn desktops_stream_over_one_websocket_to_whoever_may_see_them() {
         .unwrap();
     assert!(metrics.contains("helix_desktop_viewers 0"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wayland_desktop_streams_view_only() {
+    let Some(sway) = helix_stream::testing::sway(800, 600, "#00ff00") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let desktop = format!("wl=wayland:{}", sway.socket.display());
+    let (_helix, base) = start_helix_with(dir.path(), &["--desktop", &desktop]).await;
+    let admin = user_key(&base, "admin@example.com").await;
+    let mut ws = open(&base, &admin, "/api/v1/desktops/wl/stream")
+        .await
+        .unwrap();
+    send(&mut ws, ClientMessage::Hello { version: 1 }).await;
+    assert_eq!(
+        recv(&mut ws).await.unwrap(),
+        ServerMessage::Init {
+            version: 1,
+            width: 800,
+            height: 600,
+            codec: Codec::H264
+        }
+    );
+    assert!(matches!(
+        recv(&mut ws).await.unwrap(),
+        ServerMessage::StreamInfo { .. }
+    ));
+    assert!(matches!(
+        recv(&mut ws).await.unwrap(),
+        ServerMessage::VideoFrame { keyframe: true, .. }
+    ));
+    // No virtual keyboard and pointer yet: input is refused, once.
+    send(&mut ws, ClientMessage::MouseMove { x: 1, y: 1 }).await;
+    send(&mut ws, ClientMessage::MouseMove { x: 2, y: 2 }).await;
+    send(&mut ws, ClientMessage::Ping { client_ts_us: 5 }).await;
+    assert_eq!(
+        error_code_of(&recv_control(&mut ws).await.unwrap()),
+        error_code::INPUT_NOT_ALLOWED
+    );
+    assert!(matches!(
+        recv_control(&mut ws).await.unwrap(),
+        ServerMessage::Pong {
+            client_ts_us: 5,
+            ..
+        }
+    ));
+}

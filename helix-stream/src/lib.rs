@@ -2,7 +2,8 @@
 //!
 //! It streams a desktop to any number of browser viewers:
 //!
-//! - capture an X11 display ([`gst::X11Capture`], GStreamer `ximagesrc`);
+//! - capture an X11 display ([`gst::X11Capture`], GStreamer `ximagesrc`) or a wlroots
+//!   Wayland compositor ([`gst::WaylandCapture`], through `wf-recorder`);
 //! - encode it once per desktop: H.264 with `x264enc`, `openh264enc` or NVENC
 //!   (`nvh264enc`), chosen by probing that the encoder really produces frames
 //!   ([`gst::select_encoder`]); the pipeline runs in a worker process
@@ -12,7 +13,8 @@
 //! - speak the [`protocol`] over **one WebSocket** per viewer ([`serve_viewer`], over any
 //!   WebSocket library), decoded in the browser with WebCodecs (`frontend/src/stream/`);
 //! - inject keyboard, mouse, scroll, touch and text back into the desktop
-//!   ([`x11::X11Input`], XTest).
+//!   ([`x11::X11Input`], XTest), and keep its clipboard in sync both ways
+//!   ([`x11::clipboard`]).
 //!
 //! Backends sit behind traits: [`VideoSource`] (start a pipeline for a [`FrameSink`]),
 //! [`gst::Capture`], [`gst::Encoder`], [`InputSink`].

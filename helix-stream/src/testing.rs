@@ -83,3 +83,131 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// Whether this run must have Sway and wf-recorder (CI sets `HELIX_TEST_REQUIRE_WAYLAND=1`).
+pub fn wayland_required() -> bool {
+    std::env::var("HELIX_TEST_REQUIRE_WAYLAND").is_ok_and(|v| v == "1")
+}
+
+/// A headless Sway (wlroots, pixman renderer) showing a solid background, or `None`
+/// (after saying why) when Sway or wf-recorder is missing and not required. Sway refuses
+/// to run as root: as root it runs as the user `helixwl` (scripts/test-deps.sh creates
+/// it; `HELIX_TEST_WAYLAND_USER` names another).
+pub fn sway(width: u32, height: u32, background: &str) -> Option<Sway> {
+    let missing: Vec<&str> = ["sway", "wf-recorder", "swaybg"]
+        .into_iter()
+        .filter(|bin| {
+            !std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+                .unwrap_or(false)
+        })
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            !wayland_required(),
+            "HELIX_TEST_REQUIRE_WAYLAND=1 but {missing:?} missing"
+        );
+        eprintln!("skipping: {missing:?} not installed (apt-get install sway wf-recorder)");
+        return None;
+    }
+    Some(Sway::start(width, height, background))
+}
+
+/// A headless Sway, killed (with its runtime directory) on drop.
+#[derive(Debug)]
+pub struct Sway {
+    /// The compositor's socket: `$XDG_RUNTIME_DIR/wayland-N`.
+    pub socket: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl Sway {
+    /// Starts one with its own runtime directory.
+    pub fn start(width: u32, height: u32, background: &str) -> Sway {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let user = std::env::var("HELIX_TEST_WAYLAND_USER").unwrap_or_else(|_| "helixwl".into());
+        let dir = std::env::temp_dir().join(format!(
+            "helix-sway-{}-{}",
+            std::process::id(),
+            SWAYS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("runtime dir");
+        let config = dir.join("config");
+        std::fs::write(
+            &config,
+            format!("output HEADLESS-1 resolution {width}x{height}\noutput * bg {background} solid_color\n"),
+        )
+        .expect("sway config");
+        let mut command = if root {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(&user)
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(
+                status.success(),
+                "no user {user} for Sway (scripts/test-deps.sh creates it)"
+            );
+            let mut c = Command::new("runuser");
+            c.args(["-u", &user, "--", "sway"]);
+            c
+        } else {
+            Command::new("sway")
+        };
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("chmod");
+        let child = command
+            .arg("-c")
+            .arg(&config)
+            .env("XDG_RUNTIME_DIR", &dir)
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sway");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let socket = loop {
+            let found = std::fs::read_dir(&dir).ok().and_then(|d| {
+                d.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                    p.file_name().is_some_and(|n| {
+                        n.to_string_lossy().starts_with("wayland-")
+                            && !n.to_string_lossy().ends_with(".lock")
+                    })
+                })
+            });
+            if let Some(s) = found {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "Sway did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The background is drawn by swaybg, a client started by Sway: give it a moment.
+        std::thread::sleep(Duration::from_millis(500));
+        Sway { socket, dir, child }
+    }
+}
+
+static SWAYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Sway {
+    fn drop(&mut self) {
+        // runuser passes the signal on to Sway.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(self.dir.join("config"))
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,6 +1,7 @@
 //! What to capture: a [`Capture`] describes the GStreamer source of raw video.
 
 use crate::Result;
+use gstreamer as gst;
 
 /// A desktop (or test picture) to capture, as the source part of a GStreamer pipeline.
 pub trait Capture: Send + Sync + std::fmt::Debug + 'static {
@@ -8,6 +9,11 @@ pub trait Capture: Send + Sync + std::fmt::Debug + 'static {
     fn source(&self, fps: u32) -> String;
     /// A short description for logs (`x11 :99`).
     fn describe(&self) -> String;
+    /// Starts what feeds the source once the pipeline exists (a capture process pushing
+    /// into an `appsrc`); the returned guard lives as long as the stream.
+    fn attach(&self, _pipeline: &gst::Pipeline, _fps: u32) -> Result<Option<Box<dyn Send>>> {
+        Ok(None)
+    }
 }
 
 /// An X11 display (Xvfb, Xorg, Xwayland) through `ximagesrc`, pointer drawn in.

@@ -18,11 +18,13 @@
 mod capture;
 mod encoder;
 mod pipeline;
+mod wayland;
 pub mod worker;
 
 pub use capture::{Capture, TestPatternCapture, X11Capture};
 pub use encoder::{available_encoders, select_encoder, Encoder, EncoderChoice, H264Encoder};
 pub use pipeline::{GstSource, StreamSettings};
+pub use wayland::{PixelOrder, WaylandCapture};
 pub use worker::{CaptureSpec, ProcessSource, WorkerSpec};
 
 use crate::{Result, StreamError};

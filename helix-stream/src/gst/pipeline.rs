@@ -128,6 +128,7 @@ impl VideoSource for GstSource {
             .by_name("enc")
             .ok_or_else(|| fail("no encoder element".into()))?;
         let bitrate = Arc::new(Mutex::new(self.settings.bitrate_kbps));
+        let feeder = self.capture.attach(&pipeline, self.settings.fps)?;
 
         let bus = pipeline.bus().ok_or_else(|| fail("no bus".into()))?;
         let bus_sink = sink.clone();
@@ -197,6 +198,7 @@ impl VideoSource for GstSource {
         }
         tracing::debug!("pipeline playing");
         Ok(Box::new(GstStream {
+            _feeder: feeder,
             pipeline,
             appsink,
             encoder_element,
@@ -225,6 +227,8 @@ fn running_time(sample: &gst::SampleRef) -> Option<gst::ClockTime> {
 }
 
 struct GstStream {
+    /// Dropped after the pipeline stops (fields drop in order; `Drop` stops it first).
+    _feeder: Option<Box<dyn Send>>,
     pipeline: gst::Pipeline,
     appsink: gst_app::AppSink,
     encoder_element: gst::Element,

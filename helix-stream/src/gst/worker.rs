@@ -34,6 +34,11 @@ pub enum CaptureSpec {
         /// `:99`.
         display: String,
     },
+    /// A Wayland compositor (wlroots: Sway), through `wf-recorder`.
+    Wayland {
+        /// The compositor's socket, `$XDG_RUNTIME_DIR/wayland-N`.
+        socket: std::path::PathBuf,
+    },
     /// A moving test picture.
     TestPattern {
         /// Width in pixels.
@@ -61,6 +66,9 @@ impl WorkerSpec {
     pub fn to_args(&self) -> Vec<String> {
         let mut args = match &self.capture {
             CaptureSpec::X11 { display } => vec!["--x11".into(), display.clone()],
+            CaptureSpec::Wayland { socket } => {
+                vec!["--wayland".into(), socket.display().to_string()]
+            }
             CaptureSpec::TestPattern {
                 width,
                 height,
@@ -113,6 +121,11 @@ impl WorkerSpec {
                         display: value.clone(),
                     });
                 }
+                "--wayland" => {
+                    let socket = std::path::PathBuf::from(value);
+                    super::wayland::validate_socket(&socket)?;
+                    capture = Some(CaptureSpec::Wayland { socket });
+                }
                 "--test-pattern" => {
                     let (size, pattern) = value
                         .split_once(':')
@@ -138,7 +151,8 @@ impl WorkerSpec {
             }
         }
         Ok(WorkerSpec {
-            capture: capture.ok_or_else(|| bad("--x11 or --test-pattern is required"))?,
+            capture: capture
+                .ok_or_else(|| bad("--x11, --wayland or --test-pattern is required"))?,
             encoder,
             settings,
         })
@@ -147,6 +161,9 @@ impl WorkerSpec {
     fn capture(&self) -> Result<Arc<dyn Capture>> {
         Ok(match &self.capture {
             CaptureSpec::X11 { display } => Arc::new(X11Capture::new(display)?),
+            CaptureSpec::Wayland { socket } => {
+                Arc::new(super::WaylandCapture::new(socket.clone())?)
+            }
             CaptureSpec::TestPattern {
                 width,
                 height,
@@ -480,6 +497,13 @@ mod tests {
             },
         };
         assert_eq!(WorkerSpec::from_args(&spec.to_args()).unwrap(), spec);
+        let wayland = WorkerSpec {
+            capture: CaptureSpec::Wayland {
+                socket: "/run/user/1000/wayland-1".into(),
+            },
+            ..spec.clone()
+        };
+        assert_eq!(WorkerSpec::from_args(&wayland.to_args()).unwrap(), wayland);
         let bad = |args: &[&str]| {
             WorkerSpec::from_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .unwrap_err()
@@ -489,6 +513,7 @@ mod tests {
         assert_eq!(bad(&["--x11", ":1 ! filesink"]), "invalid_setting");
         assert_eq!(bad(&["--x11", ":1", "--fps"]), "invalid_setting");
         assert_eq!(bad(&["--test-pattern", "1x1:evil"]), "invalid_setting");
+        assert_eq!(bad(&["--wayland", "wayland-1"]), "invalid_setting");
         assert_eq!(bad(&["--x11", ":1", "--encoder", "vp8enc"]), "no_encoder");
     }
 
