@@ -19,8 +19,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Args)]
 pub struct DesktopArgs {
     /// Stream a display as a desktop: `ID=DISPLAY`, an X display (`main=:99`) or a
-    /// wlroots compositor's socket (`main=wayland:/run/user/1000/wayland-1`, view-only);
-    /// repeatable. Site administrators may watch and drive it.
+    /// wlroots compositor's socket (`main=wayland:/run/user/1000/wayland-1`); repeatable.
+    /// Site administrators may watch and drive it.
     #[arg(long = "desktop", env = "HELIX_DESKTOPS", value_delimiter = ',')]
     pub desktops: Vec<String>,
     /// Encoder: `auto` (the first of nvh264enc, x264enc, openh264enc that works here),
@@ -124,9 +124,10 @@ fn worker_program() -> anyhow::Result<std::path::PathBuf> {
 pub fn desktop(id: &str, display: &str, args: &DesktopArgs) -> anyhow::Result<DesktopEntry> {
     let spec = args.spec(display)?;
     let source = ProcessSource::new(worker_program()?, vec!["stream-worker".into()], spec);
-    let desktop = if display.starts_with("wayland:") {
-        // Wayland desktops are view-only for now (no virtual keyboard and pointer yet).
-        Desktop::new(id, Arc::new(source), None)
+    let desktop = if let Some(socket) = display.strip_prefix("wayland:") {
+        // The virtual keyboard and pointer of wlroots compositors (no clipboard yet).
+        let input = helix_stream::wl::LazyWaylandInput::new(socket);
+        Desktop::new(id, Arc::new(source), Some(Arc::new(input)))
     } else {
         let input = LazyX11Input::new(display).map_err(|e| anyhow::anyhow!("{e}"))?;
         let desktop = Desktop::new(id, Arc::new(source), Some(Arc::new(input)));

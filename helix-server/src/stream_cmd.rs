@@ -22,7 +22,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
     /// The display to stream: an X display (`:99`) or `wayland:SOCKET` (a wlroots
-    /// compositor such as Sway, view-only).
+    /// compositor such as Sway).
     #[arg(long, env = "DISPLAY")]
     pub display: String,
     /// Address to listen on.

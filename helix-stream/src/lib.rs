@@ -13,8 +13,8 @@
 //! - speak the [`protocol`] over **one WebSocket** per viewer ([`serve_viewer`], over any
 //!   WebSocket library), decoded in the browser with WebCodecs (`frontend/src/stream/`);
 //! - inject keyboard, mouse, scroll, touch and text back into the desktop
-//!   ([`x11::X11Input`], XTest), and keep its clipboard in sync both ways
-//!   ([`x11::clipboard`]).
+//!   ([`x11::X11Input`], XTest; [`wl::WaylandInput`], virtual keyboard and pointer),
+//!   and keep an X desktop's clipboard in sync both ways ([`x11::clipboard`]).
 //!
 //! Backends sit behind traits: [`VideoSource`] (start a pipeline for a [`FrameSink`]),
 //! [`gst::Capture`], [`gst::Encoder`], [`InputSink`].
@@ -24,7 +24,9 @@
 //! - `gstreamer` (default): capture and encoding through GStreamer 1.22+ (needs
 //!   `libgstreamer1.0-dev` and `libgstreamer-plugins-base1.0-dev` to build, and the
 //!   plugins at run time), and the `helix-stream-worker` binary;
-//! - `x11` (default): input injection through XTest (pure Rust).
+//! - `x11` (default): input injection through XTest and the X clipboard (pure Rust);
+//! - `wayland` (default): input injection into wlroots compositors through the virtual
+//!   keyboard and virtual pointer protocols (pure Rust).
 //!
 //! Without them the crate still offers the protocol, the fan-out and the session, for
 //! hosts that bring their own [`VideoSource`].
@@ -65,6 +67,8 @@ pub mod protocol;
 pub mod session;
 pub mod source;
 pub mod testing;
+#[cfg(feature = "wayland")]
+pub mod wl;
 #[cfg(feature = "x11")]
 pub mod x11;
 

@@ -94,6 +94,12 @@ pub fn wayland_required() -> bool {
 /// to run as root: as root it runs as the user `helixwl` (scripts/test-deps.sh creates
 /// it; `HELIX_TEST_WAYLAND_USER` names another).
 pub fn sway(width: u32, height: u32, background: &str) -> Option<Sway> {
+    sway_with(width, height, background, "")
+}
+
+/// [`sway`] with more lines of Sway configuration (`{dir}` in them is its runtime
+/// directory, which the test can read).
+pub fn sway_with(width: u32, height: u32, background: &str, config: &str) -> Option<Sway> {
     let missing: Vec<&str> = ["sway", "wf-recorder", "swaybg"]
         .into_iter()
         .filter(|bin| {
@@ -110,7 +116,7 @@ pub fn sway(width: u32, height: u32, background: &str) -> Option<Sway> {
         eprintln!("skipping: {missing:?} not installed (apt-get install sway wf-recorder)");
         return None;
     }
-    Some(Sway::start(width, height, background))
+    Some(Sway::start(width, height, background, config))
 }
 
 /// A headless Sway, killed (with its runtime directory) on drop.
@@ -123,8 +129,8 @@ pub struct Sway {
 }
 
 impl Sway {
-    /// Starts one with its own runtime directory.
-    pub fn start(width: u32, height: u32, background: &str) -> Sway {
+    /// Starts one with its own runtime directory and `config` lines.
+    pub fn start(width: u32, height: u32, background: &str, extra: &str) -> Sway {
         let root = Command::new("id")
             .arg("-u")
             .output()
@@ -140,7 +146,10 @@ impl Sway {
         let config = dir.join("config");
         std::fs::write(
             &config,
-            format!("output HEADLESS-1 resolution {width}x{height}\noutput * bg {background} solid_color\n"),
+            format!(
+                "output HEADLESS-1 resolution {width}x{height}\noutput * bg {background} solid_color\n{}\n",
+                extra.replace("{dir}", &dir.display().to_string())
+            ),
         )
         .expect("sway config");
         let mut command = if root {
@@ -194,6 +203,11 @@ impl Sway {
         // The background is drawn by swaybg, a client started by Sway: give it a moment.
         std::thread::sleep(Duration::from_millis(500));
         Sway { socket, dir, child }
+    }
+
+    /// Its runtime directory (where `{dir}` in the configuration points).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 }
 

@@ -104,3 +104,55 @@ async fn a_wayland_desktop_streams_until_its_compositor_goes() {
         }
     }
 }
+
+#[test]
+fn keys_text_and_buttons_reach_the_compositor() {
+    // Sway's own key bindings witness the virtual keyboard: each touches a file.
+    let bindings = "bindsym a exec touch {dir}/key-a\nbindsym Shift+b exec touch {dir}/key-shift-b\nbindsym Return exec touch {dir}/key-return\nbindsym --whole-window button3 exec touch {dir}/button3";
+    let Some(sway) = helix_stream::testing::sway_with(640, 480, "#000000", bindings) else {
+        return;
+    };
+    let input = helix_stream::wl::WaylandInput::connect(&sway.socket).expect("virtual devices");
+    use helix_stream::{InputEvent, InputSink};
+    input
+        .inject(InputEvent::PointerMove { x: 10, y: 10 })
+        .unwrap();
+    input
+        .inject(InputEvent::Key {
+            code: 0x04,
+            down: true,
+        })
+        .unwrap(); // HID a
+    input
+        .inject(InputEvent::Key {
+            code: 0x04,
+            down: false,
+        })
+        .unwrap();
+    input.inject(InputEvent::Text("B\n".into())).unwrap();
+    input
+        .inject(InputEvent::PointerMove { x: 320, y: 240 })
+        .unwrap();
+    input
+        .inject(InputEvent::Button {
+            button: 2,
+            down: true,
+        })
+        .unwrap(); // secondary
+    input
+        .inject(InputEvent::Button {
+            button: 2,
+            down: false,
+        })
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for file in ["key-a", "key-shift-b", "key-return", "button3"] {
+        while !sway.dir().join(file).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{file}: the binding did not fire"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
