@@ -40,25 +40,32 @@ fn the_capture_shows_the_compositors_picture() {
         .downcast::<gstreamer_app::AppSink>()
         .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink
-        .try_pull_sample(gst::ClockTime::from_seconds(15))
-        .expect("a frame");
-    let caps = sample.caps().unwrap().structure(0).unwrap().to_owned();
-    assert_eq!(
-        (
-            caps.get::<i32>("width").unwrap(),
-            caps.get::<i32>("height").unwrap()
-        ),
-        (640, 480)
-    );
-    let buffer = sample.buffer().unwrap().map_readable().unwrap();
-    let at = (240 * 640 + 320) * 3;
-    let pixel = &buffer.as_slice()[at..at + 3];
-    assert!(
-        pixel[0] > 200 && pixel[1] < 60 && pixel[2] < 60,
-        "the background is red: {pixel:?}"
-    );
-    drop(buffer);
+    // swaybg paints the background shortly after Sway starts: wait for a red frame.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut last = Vec::new();
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background never showed red: {last:?}"
+        );
+        let sample = sink
+            .try_pull_sample(gst::ClockTime::from_seconds(15))
+            .expect("a frame");
+        let caps = sample.caps().unwrap().structure(0).unwrap().to_owned();
+        assert_eq!(
+            (
+                caps.get::<i32>("width").unwrap(),
+                caps.get::<i32>("height").unwrap()
+            ),
+            (640, 480)
+        );
+        let buffer = sample.buffer().unwrap().map_readable().unwrap();
+        let at = (240 * 640 + 320) * 3;
+        last = buffer.as_slice()[at..at + 3].to_vec();
+        if last[0] > 200 && last[1] < 60 && last[2] < 60 {
+            break;
+        }
+    }
     pipeline.set_state(gst::State::Null).unwrap();
     drop(guard);
 }
