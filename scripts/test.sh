@@ -91,6 +91,10 @@ run_step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings
 # A hung test fails the run after 40 minutes instead of holding CI to its limit (a normal
 # run takes a few minutes; a cold one compiles for about ten first).
+# NVENC through the Video Codec SDK is off by default (it links libnvidia-encode); check
+# that it still compiles.
+run_step "cargo check -p helix-stream --features nvenc" \
+  cargo check -p helix-stream --features nvenc --all-targets
 run_step "cargo test --workspace --all-targets" timeout --kill-after=30 2400 cargo test --workspace --all-targets
 run_step "cargo test --workspace --doc" timeout --kill-after=30 1200 cargo test --workspace --doc
 

@@ -26,7 +26,10 @@
 //!   plugins at run time), and the `helix-stream-worker` binary;
 //! - `x11` (default): input injection through XTest and the X clipboard (pure Rust);
 //! - `wayland` (default): input injection into wlroots compositors through the virtual
-//!   keyboard and virtual pointer protocols (pure Rust).
+//!   keyboard and virtual pointer protocols (pure Rust);
+//! - `nvenc` (off): `gst::nvenc::NvencSource`, encoding on NVIDIA GPUs through the
+//!   Video Codec SDK crate (links `libnvidia-encode` at build time; CI only checks that it
+//!   compiles). The default build reaches NVENC through GStreamer's `nvh264enc` instead.
 //!
 //! Without them the crate still offers the protocol, the fan-out and the session, for
 //! hosts that bring their own [`VideoSource`].
@@ -56,6 +59,7 @@
 
 #![warn(missing_docs)]
 
+mod annexb;
 #[cfg(any(feature = "gstreamer", feature = "x11"))]
 mod display;
 mod error;

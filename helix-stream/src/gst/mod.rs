@@ -17,6 +17,8 @@
 
 mod capture;
 mod encoder;
+#[cfg(feature = "nvenc")]
+pub mod nvenc;
 mod pipeline;
 mod wayland;
 pub mod worker;
