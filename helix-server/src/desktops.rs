@@ -42,14 +42,7 @@ impl DesktopArgs {
             .desktop_encoder
             .parse()
             .map_err(|e| anyhow::anyhow!("--desktop-encoder: {e}"))?;
-        let capture = match display.strip_prefix("wayland:") {
-            Some(socket) => CaptureSpec::Wayland {
-                socket: socket.into(),
-            },
-            None => CaptureSpec::X11 {
-                display: display.to_owned(),
-            },
-        };
+        let capture = CaptureSpec::from_display(display).map_err(|e| anyhow::anyhow!("{e}"))?;
         let spec = WorkerSpec {
             capture,
             encoder,

@@ -5,16 +5,9 @@
 
 mod common;
 
+use common::browser::{browser_ready, run_script};
 use common::engine::start_helix_with;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -38,18 +31,9 @@ fn xterm(display: &str, args: &[&str]) -> Kill {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_and_drive_a_desktop_in_a_real_browser() {
-    let frontend = repo().join("frontend");
-    let ready = std::path::Path::new("/usr/bin/chromium").exists()
-        && frontend.join("dist/index.html").exists()
-        && frontend.join("node_modules/playwright-core").exists();
-    if !ready {
-        assert!(
-            std::env::var("HELIX_TEST_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "HELIX_TEST_REQUIRE_BROWSER=1 but chromium, frontend/dist or frontend/node_modules is missing"
-        );
-        eprintln!("browser test not run: chromium or the frontend build is missing");
+    let Some(frontend) = browser_ready() else {
         return;
-    }
+    };
     let Some(x) = helix_stream::testing::xvfb(1280, 720) else {
         return;
     };
@@ -82,30 +66,7 @@ async fn watch_and_drive_a_desktop_in_a_real_browser() {
         &["--desktop", &desktop, "--web-dir", web.to_str().unwrap()],
     )
     .await;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("target"));
-    let shots = target.join("web-screenshots");
-    let out = tokio::process::Command::new("node")
-        .arg(frontend.join("e2e/desktop.e2e.mjs"))
-        .arg(&base)
-        .arg(&shots)
-        .arg(&typed)
-        .current_dir(&frontend)
-        .output()
-        .await
-        .unwrap();
-    let log = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = run_script("desktop.e2e.mjs", &base, &[typed.as_os_str()]).await;
     eprintln!("{log}");
-    assert!(
-        out.status.success(),
-        "browser e2e failed (screenshots in {}):\n{log}",
-        shots.display()
-    );
-    assert!(log.contains("e2e: ok"), "{log}");
     assert_eq!(std::fs::read_to_string(&typed).unwrap(), "hello helix");
 }

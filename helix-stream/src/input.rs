@@ -93,6 +93,50 @@ impl fmt::Debug for dyn InputSink {
     }
 }
 
+/// How an input connection says it is gone (the display or compositor went away), so
+/// [`LazyInput`] reconnects.
+pub(crate) const CONNECTION_GONE: &str = "the display connection is gone";
+
+/// An input sink that connects on first use and reconnects after its display goes
+/// away and comes back (a desktop whose display starts after Helix, or restarts).
+pub struct LazyInput<S> {
+    connect: Box<dyn Fn() -> Result<S> + Send + Sync>,
+    current: std::sync::Mutex<Option<S>>,
+}
+
+impl<S> fmt::Debug for LazyInput<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LazyInput")
+    }
+}
+
+impl<S: InputSink> LazyInput<S> {
+    /// Input that calls `connect` when the first event comes, and again after the
+    /// connection is gone.
+    pub fn with(connect: impl Fn() -> Result<S> + Send + Sync + 'static) -> Self {
+        LazyInput {
+            connect: Box::new(connect),
+            current: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<S: InputSink> InputSink for LazyInput<S> {
+    fn inject(&self, event: InputEvent) -> Result<()> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(input) = current.as_ref() {
+            match input.inject(event.clone()) {
+                Err(crate::StreamError::Input(why)) if why == CONNECTION_GONE => *current = None,
+                other => return other,
+            }
+        }
+        let input = (self.connect)()?;
+        let result = input.inject(event);
+        *current = Some(input);
+        result
+    }
+}
+
 /// Sets a desktop's clipboard (the X `CLIPBOARD` selection). Non-blocking.
 pub trait ClipboardSync: Send + Sync + 'static {
     /// Makes `text` what the desktop's applications paste.
@@ -161,6 +205,53 @@ mod tests {
         for usage in [0, 1, 3, 0x66, 0xDF, 0xE8, u32::MAX] {
             assert_eq!(hid_to_evdev(usage), None, "usage {usage:#x}");
         }
+    }
+
+    #[test]
+    fn lazy_input_connects_on_first_use_and_again_when_gone() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        struct Sink(Arc<AtomicUsize>);
+        impl InputSink for Sink {
+            fn inject(&self, _: InputEvent) -> Result<()> {
+                // The second event finds the first connection gone.
+                if self.0.fetch_add(1, Ordering::SeqCst) == 1 {
+                    Err(crate::StreamError::Input(CONNECTION_GONE.into()))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+        let (connects, events) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (c, e) = (connects.clone(), events.clone());
+        let lazy = LazyInput::with(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok(Sink(e.clone()))
+        });
+        assert_eq!(
+            connects.load(Ordering::SeqCst),
+            0,
+            "nothing until the first event"
+        );
+        let key = InputEvent::Key {
+            code: 4,
+            down: true,
+        };
+        lazy.inject(key.clone()).unwrap();
+        lazy.inject(key.clone()).unwrap();
+        assert_eq!(
+            connects.load(Ordering::SeqCst),
+            2,
+            "reconnected after the connection went"
+        );
+        assert_eq!(
+            events.load(Ordering::SeqCst),
+            3,
+            "the event was delivered on the new one"
+        );
+        let failing: LazyInput<Sink> =
+            LazyInput::with(|| Err(crate::StreamError::Input("no display".into())));
+        assert_eq!(failing.inject(key).unwrap_err().code(), "input_failed");
     }
 
     #[test]

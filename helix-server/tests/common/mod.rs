@@ -2,6 +2,7 @@
 //! test can move.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod engine;
 pub mod fake_upstream;
 pub mod process;

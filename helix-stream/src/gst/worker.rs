@@ -50,6 +50,26 @@ pub enum CaptureSpec {
     },
 }
 
+impl CaptureSpec {
+    /// A display as operators write it: an X display (`:99`, `host:1.0`) or
+    /// `wayland:SOCKET` (the absolute path of a wlroots compositor's socket).
+    pub fn from_display(display: &str) -> Result<Self> {
+        match display.strip_prefix("wayland:") {
+            Some(socket) => {
+                let socket = std::path::PathBuf::from(socket);
+                super::wayland::validate_socket(&socket)?;
+                Ok(CaptureSpec::Wayland { socket })
+            }
+            None => {
+                crate::display::validate(display)?;
+                Ok(CaptureSpec::X11 {
+                    display: display.to_owned(),
+                })
+            }
+        }
+    }
+}
+
 /// Everything a worker needs, as command-line arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerSpec {
@@ -514,6 +534,24 @@ mod tests {
         assert_eq!(bad(&["--x11", ":1", "--fps"]), "invalid_setting");
         assert_eq!(bad(&["--test-pattern", "1x1:evil"]), "invalid_setting");
         assert_eq!(bad(&["--wayland", "wayland-1"]), "invalid_setting");
+        assert_eq!(
+            CaptureSpec::from_display("wayland:/run/user/1/wayland-1").unwrap(),
+            CaptureSpec::Wayland {
+                socket: "/run/user/1/wayland-1".into()
+            }
+        );
+        assert_eq!(
+            CaptureSpec::from_display(":99").unwrap(),
+            CaptureSpec::X11 {
+                display: ":99".into()
+            }
+        );
+        for display in ["wayland:relative", "99", ":1;x"] {
+            assert_eq!(
+                CaptureSpec::from_display(display).unwrap_err().code(),
+                "invalid_setting"
+            );
+        }
         assert_eq!(bad(&["--x11", ":1", "--encoder", "vp8enc"]), "no_encoder");
     }
 

@@ -7,7 +7,7 @@
 //! (evdev codes) mean the same keys as on X11. Text is typed through that keymap
 //! (ASCII; other characters are skipped).
 
-use crate::input::{hid_to_evdev, InputEvent, InputSink};
+use crate::input::{hid_to_evdev, InputEvent, InputSink, LazyInput, CONNECTION_GONE};
 use crate::protocol::TouchPhase;
 use crate::{Result, StreamError};
 use std::io::Write;
@@ -67,44 +67,20 @@ impl InputSink for WaylandInput {
     fn inject(&self, event: InputEvent) -> Result<()> {
         self.tx.try_send(event).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => StreamError::Input("too much input queued".into()),
-            mpsc::TrySendError::Disconnected(_) => {
-                StreamError::Input("the compositor connection is gone".into())
-            }
+            mpsc::TrySendError::Disconnected(_) => StreamError::Input(CONNECTION_GONE.into()),
         })
     }
 }
 
 /// A [`WaylandInput`] that connects on first use and reconnects after the compositor
 /// comes back.
-#[derive(Debug)]
-pub struct LazyWaylandInput {
-    socket: std::path::PathBuf,
-    current: std::sync::Mutex<Option<WaylandInput>>,
-}
+pub type LazyWaylandInput = LazyInput<WaylandInput>;
 
-impl LazyWaylandInput {
+impl LazyInput<WaylandInput> {
     /// Input for the compositor at `socket`, connected when the first event comes.
     pub fn new(socket: impl Into<std::path::PathBuf>) -> Self {
-        LazyWaylandInput {
-            socket: socket.into(),
-            current: std::sync::Mutex::new(None),
-        }
-    }
-}
-
-impl InputSink for LazyWaylandInput {
-    fn inject(&self, event: InputEvent) -> Result<()> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(input) = current.as_ref() {
-            match input.inject(event.clone()) {
-                Err(StreamError::Input(why)) if why.contains("gone") => *current = None,
-                other => return other,
-            }
-        }
-        let input = WaylandInput::connect(&self.socket)?;
-        let result = input.inject(event);
-        *current = Some(input);
-        result
+        let socket = socket.into();
+        LazyInput::with(move || WaylandInput::connect(&socket))
     }
 }
 

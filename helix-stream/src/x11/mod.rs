@@ -8,7 +8,7 @@
 
 pub mod clipboard;
 
-use crate::input::{hid_to_evdev, InputEvent, InputSink};
+use crate::input::{hid_to_evdev, InputEvent, InputSink, LazyInput, CONNECTION_GONE};
 use crate::protocol::TouchPhase;
 use crate::{Result, StreamError};
 use std::collections::HashMap;
@@ -65,45 +65,21 @@ impl InputSink for X11Input {
     fn inject(&self, event: InputEvent) -> Result<()> {
         self.tx.try_send(event).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => StreamError::Input("too much input queued".into()),
-            mpsc::TrySendError::Disconnected(_) => {
-                StreamError::Input("the display connection is gone".into())
-            }
+            mpsc::TrySendError::Disconnected(_) => StreamError::Input(CONNECTION_GONE.into()),
         })
     }
 }
 
 /// An [`X11Input`] that connects on first use and reconnects after the display comes
-/// back (a desktop whose X server starts after Helix, or restarts).
-#[derive(Debug)]
-pub struct LazyX11Input {
-    display: String,
-    current: std::sync::Mutex<Option<X11Input>>,
-}
+/// back.
+pub type LazyX11Input = LazyInput<X11Input>;
 
-impl LazyX11Input {
+impl LazyInput<X11Input> {
     /// Input for `display`, connected when the first event comes.
     pub fn new(display: &str) -> Result<Self> {
         crate::display::validate(display)?;
-        Ok(LazyX11Input {
-            display: display.to_owned(),
-            current: std::sync::Mutex::new(None),
-        })
-    }
-}
-
-impl InputSink for LazyX11Input {
-    fn inject(&self, event: InputEvent) -> Result<()> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(input) = current.as_ref() {
-            match input.inject(event.clone()) {
-                Err(StreamError::Input(why)) if why.contains("gone") => *current = None,
-                other => return other,
-            }
-        }
-        let input = X11Input::connect(&self.display)?;
-        let result = input.inject(event);
-        *current = Some(input);
-        result
+        let display = display.to_owned();
+        Ok(LazyInput::with(move || X11Input::connect(&display)))
     }
 }
 
