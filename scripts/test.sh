@@ -21,6 +21,8 @@
 #                            GStreamer (x264enc or openh264enc)
 #   HELIX_TEST_REQUIRE_WAYLAND=1 Wayland capture tests must fail, not skip, without Sway
 #                            and wf-recorder
+#   HELIX_SDK_PYTHON, HELIX_SDK_NODE_DIR  the SDKs as bindings/build.sh installed them
+#   HELIX_TEST_REQUIRE_SDK=1 the SDK suites (sdk_e2e) must fail, not skip, without them
 #   HELIX_TEST_REQUIRE_DOCKER=1 sandbox tests (real dockerd per sandbox, as root) must fail, not
 #                            skip, without docker.io, iptables, iproute2 and busybox-static
 # CARGO_TARGET_DIR defaults to /var/tmp/helix-target so build caches survive fresh clones.
@@ -86,6 +88,16 @@ run_step "frontend: typecheck" npm --prefix frontend run typecheck
 run_step "frontend: lint" npm --prefix frontend run lint
 run_step "frontend: unit tests (vitest)" npm --prefix frontend test
 run_step "frontend: build" npm --prefix frontend run build
+# The SDKs (bindings/): built, installed the way users install them, stubs and types
+# checked; helix-server/tests/sdk_e2e.rs then runs their suites against a real server.
+run_step "SDKs: build, install and check (bindings/build.sh)" bash "$repo/bindings/build.sh"
+if [[ -f "${HELIX_CACHE:-/var/tmp/helix-cache}/sdk.env" ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "${HELIX_CACHE:-/var/tmp/helix-cache}/sdk.env"
+  set +a
+fi
+export HELIX_TEST_REQUIRE_SDK=1
 run_step "cargo fmt --all -- --check" cargo fmt --all -- --check
 run_step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings

@@ -9,46 +9,10 @@
 
 mod common;
 
-use common::engine::{admin_key, engine, free_port, sse_events, start_helix, wait_ok, Proc};
+use common::engine::{add_endpoint, admin_key, engine, sse_events, start_helix, start_llama};
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Starts llama-server on a free port; returns its `/v1` base URL.
-async fn start_llama(bin: &str, model: &str, extra: &[&str]) -> (Proc, String) {
-    let port = free_port();
-    let mut child = Command::new(bin)
-        .args([
-            "-m",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--alias",
-            "tiny",
-            "-np",
-            "2",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start llama-server");
-    wait_ok(&format!("http://127.0.0.1:{port}/health"), &mut child).await;
-    (Proc(child), format!("http://127.0.0.1:{port}/v1"))
-}
-
-async fn add_endpoint(base: &str, key: &str, name: &str, url: &str) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/v1/providers"))
-        .bearer_auth(key)
-        .json(&json!({"name": name, "kind": "openai", "base_url": url, "scope": "global"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{:?}", r.text().await);
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_against_a_real_llama_server() {

@@ -7,14 +7,14 @@ use crate::control_plane::ControlPlane;
 use crate::error::{CoreError, Result};
 use crate::id::{AppId, OrgId};
 use crate::model::App;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 const MAX_PROMPT_BYTES: usize = 100 * 1024;
 const MAX_SETTINGS_BYTES: usize = 16 * 1024;
 
 /// Creates an app in an org.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAppRequest {
     /// The org that will own it.
@@ -36,7 +36,7 @@ pub struct CreateAppRequest {
 }
 
 /// Changes some fields of an app.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAppRequest {
     /// Display name.

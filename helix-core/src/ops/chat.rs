@@ -26,7 +26,7 @@ pub(crate) const PERSIST_EVERY: std::time::Duration = std::time::Duration::from_
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Starts a session.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     /// Title (default "New chat").
@@ -41,7 +41,7 @@ pub struct CreateSessionRequest {
 }
 
 /// Renames a session.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameSessionRequest {
     /// New title.
@@ -49,7 +49,7 @@ pub struct RenameSessionRequest {
 }
 
 /// One user turn.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatTurnRequest {
     /// The user's message.
@@ -57,7 +57,7 @@ pub struct ChatTurnRequest {
 }
 
 /// Forks a session.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForkSessionRequest {
     /// Copy interactions up to and including this position (default: all).
@@ -66,7 +66,7 @@ pub struct ForkSessionRequest {
 }
 
 /// A session with its log.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SessionWithInteractions {
     /// The session.
     #[serde(flatten)]

@@ -159,3 +159,40 @@ pub async fn sse_events(resp: reqwest::Response, on_first: impl FnOnce()) -> Vec
     }
     events
 }
+
+/// Starts llama-server on a free port; returns its `/v1` base URL.
+pub async fn start_llama(bin: &str, model: &str, extra: &[&str]) -> (Proc, String) {
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .args([
+            "-m",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--alias",
+            "tiny",
+            "-np",
+            "2",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start llama-server");
+    wait_ok(&format!("http://127.0.0.1:{port}/health"), &mut child).await;
+    (Proc(child), format!("http://127.0.0.1:{port}/v1"))
+}
+
+/// Adds a global OpenAI-compatible endpoint (as a site admin).
+pub async fn add_endpoint(base: &str, key: &str, name: &str, url: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/providers"))
+        .bearer_auth(key)
+        .json(&json!({"name": name, "kind": "openai", "base_url": url, "scope": "global"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+}

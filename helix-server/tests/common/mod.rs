@@ -6,6 +6,7 @@ pub mod browser;
 pub mod engine;
 pub mod fake_upstream;
 pub mod process;
+pub mod sandbox_env;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

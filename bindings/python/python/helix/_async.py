@@ -1,0 +1,248 @@
+"""The asyncio client: each call awaits the Rust future on the SDK's tokio runtime."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Mapping, Optional, Union
+
+from . import _common, _native
+from ._common import Command
+from .types import (
+    App,
+    ChatSession,
+    CommandResult,
+    FileEntry,
+    ModelInfo,
+    OrgWithRole,
+    SandboxInfo,
+    SessionWithInteractions,
+    UsageRow,
+)
+
+Callback = Callable[[str], Union[None, Awaitable[None]]]
+
+
+class AsyncHelix:
+    """A Helix server reached with an API key (``HELIX_URL`` / ``HELIX_API_KEY`` by default)."""
+
+    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None) -> None:
+        url, key = _common.server(base_url, api_key)
+        self._n = _native.Client(url, key)
+
+    @property
+    def base_url(self) -> str:
+        return self._n.base_url
+
+    async def list_models(self) -> list[ModelInfo]:
+        return await self._n.list_models()
+
+    async def usage(self, days: Optional[int] = None) -> list[UsageRow]:
+        return await self._n.usage(days)
+
+    async def list_orgs(self) -> list[OrgWithRole]:
+        return await self._n.list_orgs()
+
+    async def list_sessions(self) -> list[ChatSession]:
+        return await self._n.list_sessions()
+
+    async def create_session(
+        self, *, model: Optional[str] = None, app_id: Optional[str] = None, name: Optional[str] = None
+    ) -> ChatSession:
+        return await self._n.create_session(model=model, app_id=app_id, name=name)
+
+    async def get_session(self, session_id: str) -> SessionWithInteractions:
+        return await self._n.get_session(session_id)
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._n.delete_session(session_id)
+
+    async def chat(self, session_id: str, message: str) -> _native.ChatStream:
+        """Sends a message. ``async for`` over the result yields the answer's text as it
+        is written; ``.interaction`` is the finished answer afterwards."""
+        return await self._n.chat(session_id, message)
+
+    async def list_apps(self, org_id: Optional[str] = None) -> list[App]:
+        return await self._n.list_apps(org_id)
+
+    async def create_app(
+        self,
+        *,
+        org_id: str,
+        name: str,
+        model: str,
+        system_prompt: str = "",
+        description: str = "",
+        settings: Optional[Mapping[str, Any]] = None,
+    ) -> App:
+        return await self._n.create_app(
+            org_id=org_id,
+            name=name,
+            model=model,
+            system_prompt=system_prompt,
+            description=description,
+            settings=settings,
+        )
+
+    async def get_app(self, app_id: str) -> App:
+        return await self._n.get_app(app_id)
+
+    async def delete_app(self, app_id: str) -> None:
+        await self._n.delete_app(app_id)
+
+    async def create_sandbox(
+        self,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> AsyncSandbox:
+        spec = _common.sandbox_spec(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
+        return AsyncSandbox(await self._n.create_sandbox(spec))
+
+    async def connect_sandbox(self, sandbox_id: str) -> AsyncSandbox:
+        return AsyncSandbox(await self._n.connect_sandbox(sandbox_id))
+
+    async def list_sandboxes(self) -> list[SandboxInfo]:
+        return await self._n.list_sandboxes()
+
+
+async def _call(cb: Optional[Callback], data: str) -> None:
+    if cb is not None:
+        r = cb(data)
+        if r is not None:
+            await r
+
+
+class AsyncCommands:
+    """``sandbox.commands``: run commands."""
+
+    def __init__(self, n: _native.Sandbox) -> None:
+        self._n = n
+
+    async def run(
+        self,
+        cmd: Command,
+        *,
+        on_stdout: Optional[Callback] = None,
+        on_stderr: Optional[Callback] = None,
+        cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> CommandResult:
+        """Runs to the end; output goes to the callbacks (plain or async) as it comes."""
+        spec = _common.exec_spec(cmd, cwd=cwd, env=env, user=user, timeout=timeout)
+        stream = await self._n.run(spec)
+        if on_stdout is None and on_stderr is None:
+            return await stream.wait()
+        out: list[str] = []
+        err: list[str] = []
+        async for ev in stream:
+            if ev["type"] == "stdout":
+                out.append(ev["data"])
+                await _call(on_stdout, ev["data"])
+            elif ev["type"] == "stderr":
+                err.append(ev["data"])
+                await _call(on_stderr, ev["data"])
+            elif ev["type"] == "exit":
+                return {
+                    "stdout": "".join(out),
+                    "stderr": "".join(err),
+                    "exit_code": ev["code"],
+                    "timed_out": ev["timed_out"],
+                }
+        raise AssertionError("unreachable: the stream ends with exit or raises")
+
+    async def stream(
+        self,
+        cmd: Command,
+        *,
+        cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> _native.ExecStream:
+        """Starts a command; ``async for`` over the result yields its output events."""
+        spec = _common.exec_spec(cmd, cwd=cwd, env=env, user=user, timeout=timeout)
+        return await self._n.run(spec)
+
+
+class AsyncFiles:
+    """``sandbox.files``: read, write and list files."""
+
+    def __init__(self, n: _native.Sandbox) -> None:
+        self._n = n
+
+    async def read(self, path: str) -> bytes:
+        return await self._n.read_file(path)
+
+    async def write(self, path: str, data: bytes | str) -> None:
+        await self._n.write_file(path, data.encode() if isinstance(data, str) else data)
+
+    async def list(self, path: str) -> list[FileEntry]:
+        return await self._n.list_dir(path)
+
+
+class AsyncSandbox:
+    """A sandbox: ``commands.run``, ``files.*``, ``get_host``, ``set_timeout``, ``kill``.
+    Usable as an async context manager that kills it on exit."""
+
+    def __init__(self, n: _native.Sandbox) -> None:
+        self._n = n
+        self.commands = AsyncCommands(n)
+        self.files = AsyncFiles(n)
+
+    @classmethod
+    async def create(
+        cls,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+    ) -> AsyncSandbox:
+        """A new sandbox on the server of ``HELIX_URL`` / ``HELIX_API_KEY``."""
+        client = AsyncHelix(base_url, api_key)
+        return await client.create_sandbox(image, timeout=timeout, env=env, labels=labels)
+
+    @property
+    def id(self) -> str:
+        return self._n.id
+
+    @property
+    def info(self) -> SandboxInfo:
+        return self._n.info
+
+    async def refresh(self) -> SandboxInfo:
+        return await self._n.refresh()
+
+    def get_host(self, port: int) -> str:
+        """The URL at which the control plane relays HTTP to ``port`` (send the API key)."""
+        return self._n.host(port)
+
+    async def set_timeout(self, seconds: float) -> SandboxInfo:
+        return await self._n.set_timeout(seconds)
+
+    async def logs(self) -> str:
+        return await self._n.logs()
+
+    async def kill(self) -> None:
+        await self._n.kill()
+
+    async def __aenter__(self) -> AsyncSandbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.kill()
+
+    def __repr__(self) -> str:
+        return f"AsyncSandbox(id={self.id!r})"
+
+
+__all__ = ["AsyncCommands", "AsyncFiles", "AsyncHelix", "AsyncSandbox"]

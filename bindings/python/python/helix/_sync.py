@@ -1,0 +1,241 @@
+"""The blocking client: each call runs the Rust future with the GIL released."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional
+
+from . import _common, _native
+from ._common import Command
+from .types import (
+    App,
+    ChatSession,
+    CommandResult,
+    FileEntry,
+    ModelInfo,
+    OrgWithRole,
+    SandboxInfo,
+    SessionWithInteractions,
+    UsageRow,
+)
+
+
+class Helix:
+    """A Helix server reached with an API key (``HELIX_URL`` / ``HELIX_API_KEY`` by default)."""
+
+    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None) -> None:
+        url, key = _common.server(base_url, api_key)
+        self._n = _native.Client(url, key)
+
+    @property
+    def base_url(self) -> str:
+        return self._n.base_url
+
+    def list_models(self) -> list[ModelInfo]:
+        return self._n.list_models().wait()
+
+    def usage(self, days: Optional[int] = None) -> list[UsageRow]:
+        return self._n.usage(days).wait()
+
+    def list_orgs(self) -> list[OrgWithRole]:
+        return self._n.list_orgs().wait()
+
+    def list_sessions(self) -> list[ChatSession]:
+        return self._n.list_sessions().wait()
+
+    def create_session(
+        self, *, model: Optional[str] = None, app_id: Optional[str] = None, name: Optional[str] = None
+    ) -> ChatSession:
+        return self._n.create_session(model=model, app_id=app_id, name=name).wait()
+
+    def get_session(self, session_id: str) -> SessionWithInteractions:
+        return self._n.get_session(session_id).wait()
+
+    def delete_session(self, session_id: str) -> None:
+        self._n.delete_session(session_id).wait()
+
+    def chat(self, session_id: str, message: str) -> _native.ChatStream:
+        """Sends a message. Iterate the result for the answer's text as it is written;
+        ``.interaction`` is the finished answer afterwards."""
+        return self._n.chat(session_id, message).wait()
+
+    def list_apps(self, org_id: Optional[str] = None) -> list[App]:
+        return self._n.list_apps(org_id).wait()
+
+    def create_app(
+        self,
+        *,
+        org_id: str,
+        name: str,
+        model: str,
+        system_prompt: str = "",
+        description: str = "",
+        settings: Optional[Mapping[str, Any]] = None,
+    ) -> App:
+        return self._n.create_app(
+            org_id=org_id,
+            name=name,
+            model=model,
+            system_prompt=system_prompt,
+            description=description,
+            settings=settings,
+        ).wait()
+
+    def get_app(self, app_id: str) -> App:
+        return self._n.get_app(app_id).wait()
+
+    def delete_app(self, app_id: str) -> None:
+        self._n.delete_app(app_id).wait()
+
+    def create_sandbox(
+        self,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> Sandbox:
+        spec = _common.sandbox_spec(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
+        return Sandbox(self._n.create_sandbox(spec).wait())
+
+    def connect_sandbox(self, sandbox_id: str) -> Sandbox:
+        return Sandbox(self._n.connect_sandbox(sandbox_id).wait())
+
+    def list_sandboxes(self) -> list[SandboxInfo]:
+        return self._n.list_sandboxes().wait()
+
+
+class Commands:
+    """``sandbox.commands``: run commands."""
+
+    def __init__(self, n: _native.Sandbox) -> None:
+        self._n = n
+
+    def run(
+        self,
+        cmd: Command,
+        *,
+        on_stdout: Optional[Callable[[str], None]] = None,
+        on_stderr: Optional[Callable[[str], None]] = None,
+        cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> CommandResult:
+        """Runs to the end; output goes to the callbacks as it comes. A string runs
+        through ``sh -c``."""
+        spec = _common.exec_spec(cmd, cwd=cwd, env=env, user=user, timeout=timeout)
+        stream = self._n.run(spec).wait()
+        if on_stdout is None and on_stderr is None:
+            return stream.wait().wait()
+        out: list[str] = []
+        err: list[str] = []
+        for ev in stream:
+            if ev["type"] == "stdout":
+                out.append(ev["data"])
+                if on_stdout:
+                    on_stdout(ev["data"])
+            elif ev["type"] == "stderr":
+                err.append(ev["data"])
+                if on_stderr:
+                    on_stderr(ev["data"])
+            elif ev["type"] == "exit":
+                return {
+                    "stdout": "".join(out),
+                    "stderr": "".join(err),
+                    "exit_code": ev["code"],
+                    "timed_out": ev["timed_out"],
+                }
+        raise AssertionError("unreachable: the stream ends with exit or raises")
+
+    def stream(
+        self,
+        cmd: Command,
+        *,
+        cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        user: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> _native.ExecStream:
+        """Starts a command; iterate the result for its output events."""
+        spec = _common.exec_spec(cmd, cwd=cwd, env=env, user=user, timeout=timeout)
+        return self._n.run(spec).wait()
+
+
+class Files:
+    """``sandbox.files``: read, write and list files."""
+
+    def __init__(self, n: _native.Sandbox) -> None:
+        self._n = n
+
+    def read(self, path: str) -> bytes:
+        return self._n.read_file(path).wait()
+
+    def write(self, path: str, data: bytes | str) -> None:
+        self._n.write_file(path, data.encode() if isinstance(data, str) else data).wait()
+
+    def list(self, path: str) -> list[FileEntry]:
+        return self._n.list_dir(path).wait()
+
+
+class Sandbox:
+    """A sandbox: ``commands.run``, ``files.*``, ``get_host``, ``set_timeout``, ``kill``.
+    Usable as a context manager that kills it on exit."""
+
+    def __init__(self, n: _native.Sandbox) -> None:
+        self._n = n
+        self.commands = Commands(n)
+        self.files = Files(n)
+
+    @classmethod
+    def create(
+        cls,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+    ) -> Sandbox:
+        """A new sandbox on the server of ``HELIX_URL`` / ``HELIX_API_KEY``."""
+        return Helix(base_url, api_key).create_sandbox(image, timeout=timeout, env=env, labels=labels)
+
+    @property
+    def id(self) -> str:
+        return self._n.id
+
+    @property
+    def info(self) -> SandboxInfo:
+        return self._n.info
+
+    def refresh(self) -> SandboxInfo:
+        return self._n.refresh().wait()
+
+    def get_host(self, port: int) -> str:
+        """The URL at which the control plane relays HTTP to ``port`` (send the API key)."""
+        return self._n.host(port)
+
+    def set_timeout(self, seconds: float) -> SandboxInfo:
+        return self._n.set_timeout(seconds).wait()
+
+    def logs(self) -> str:
+        return self._n.logs().wait()
+
+    def kill(self) -> None:
+        self._n.kill().wait()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def __repr__(self) -> str:
+        return f"Sandbox(id={self.id!r})"
+
+
+__all__ = ["Commands", "Files", "Helix", "Sandbox"]

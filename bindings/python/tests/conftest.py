@@ -1,0 +1,27 @@
+"""The suite runs against a real ``helix serve`` (with a real engine and dockerd) that
+helix-server/tests/sdk_e2e.rs starts and describes in the environment:
+
+- ``HELIX_URL``, ``HELIX_API_KEY``: the server and a user's key;
+- ``HELIX_OTHER_API_KEY``: a second user's key;
+- ``HELIX_CHAT_MODEL``: a model that answers;
+- ``HELIX_SANDBOX_IMAGE``: an image sandboxes can run (busybox).
+"""
+
+import os
+
+import pytest
+
+NEEDED = ["HELIX_URL", "HELIX_API_KEY", "HELIX_OTHER_API_KEY", "HELIX_CHAT_MODEL", "HELIX_SANDBOX_IMAGE"]
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = [v for v in NEEDED if not os.environ.get(v)]
+    if missing:
+        skip = pytest.mark.skip(reason=f"no Helix server described (missing {', '.join(missing)})")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def env():
+    return {v: os.environ[v] for v in NEEDED}
