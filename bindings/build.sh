@@ -52,13 +52,51 @@ build_python() {
   echo "HELIX_SDK_PYTHON=$venv/bin/python" >>"$cache/sdk.env.new"
 }
 
+build_node() {
+  local dir="$here/node" out="$cache/sdk-node" pack="$cache/sdk-pack"
+  command -v node >/dev/null || fail "node not found (Node.js >= 20)"
+  local want
+  want="$(sha256sum "$dir/package.json" "$dir/package-lock.json" | cut -d' ' -f1 | tr '\n' ' ')$(node --version)"
+  if [[ "$(cat "$dir/node_modules/.helix-stamp" 2>/dev/null)" != "$want" ]]; then
+    # `npm install` with the lock file, not `npm ci`: npm 11's ci refuses @napi-rs/cli's
+    # lock file (optional per-platform packages it recorded without versions).
+    quiet npm install --prefix "$dir" --no-audit --no-fund --loglevel=error
+    printf '%s' "$want" >"$dir/node_modules/.helix-stamp"
+  fi
+  echo "    node: napi build"
+  (cd "$dir" && quiet npx napi build --platform --js native.js --dts native.d.ts)
+  if git -C "$here" rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
+    ! git -C "$here" diff --quiet -- node/native.d.ts node/native.js; then
+    git -C "$here" diff --stat -- node/native.d.ts node/native.js >&2
+    fail "the generated node/native.d.ts or native.js differ from the committed ones: commit them"
+  fi
+  echo "    node: npm pack, npm install into a fresh folder"
+  rm -rf "$pack" "$out"
+  mkdir -p "$pack" "$out"
+  (cd "$dir" && quiet npm pack --pack-destination "$pack" --loglevel=error)
+  printf '{"name":"helix-sdk-test","private":true}\n' >"$out/package.json"
+  (cd "$out" && quiet npm install --no-audit --no-fund --loglevel=error "$pack"/*.tgz)
+  cp -r "$dir/test" "$out/test"
+  (cd "$out" && quiet node -e "require('@helix/sdk')")
+  echo "HELIX_SDK_NODE_DIR=$out" >>"$cache/sdk.env.new"
+}
+
+parity() {
+  echo "    parity: every helix-client operation in both SDKs"
+  local pyenv="$cache/sdk-venv/bin/python"
+  [[ -x "$pyenv" ]] || fail "parity needs the python step first"
+  quiet "$pyenv" "$here/parity.py" --node-dir "$cache/sdk-node"
+}
+
 steps=("$@")
-((${#steps[@]})) || steps=(python)
+((${#steps[@]})) || steps=(python node parity)
 rm -f "$cache/sdk.env" "$cache/sdk.env.new"
 for s in "${steps[@]}"; do
   case $s in
     python) build_python ;;
+    node) build_node ;;
+    parity) parity ;;
     *) fail "unknown step $s" ;;
   esac
 done
-mv "$cache/sdk.env.new" "$cache/sdk.env"
+[[ ! -f "$cache/sdk.env.new" ]] || mv "$cache/sdk.env.new" "$cache/sdk.env"

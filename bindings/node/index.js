@@ -1,0 +1,298 @@
+'use strict'
+// @helix/sdk: a thin facade over the native addon (native.js, built from src/ with napi-rs).
+// Every call runs in the Rust helix-client crate; this file maps errors to classes, makes
+// streams async-iterable and gives sandboxes the E2B shape (commands.run, files.*).
+
+const native = require('./native.js')
+const { version } = require('./package.json')
+
+class HelixError extends Error {
+  constructor(message, code, status) {
+    super(message)
+    this.name = new.target.name
+    /** Stable error code: the server's own when it answered with one. */
+    this.code = code
+    /** HTTP status, or null. */
+    this.status = status
+  }
+}
+class ConnectionError extends HelixError {}
+class InvalidRequestError extends HelixError {}
+class AuthenticationError extends HelixError {}
+class PermissionDeniedError extends HelixError {}
+class NotFoundError extends HelixError {}
+class ConflictError extends HelixError {}
+class RateLimitError extends HelixError {}
+class ServerError extends HelixError {}
+class StreamError extends HelixError {}
+
+function errorClass(code, status) {
+  if (code === 'connection_error') return ConnectionError
+  if (code === 'stream_error' || code === 'generation_failed') return StreamError
+  if (code === 'invalid_argument' || status === 400 || status === 413 || status === 422) return InvalidRequestError
+  if (status === 401) return AuthenticationError
+  if (status === 403) return PermissionDeniedError
+  if (status === 404) return NotFoundError
+  if (status === 409) return ConflictError
+  if (status === 429) return RateLimitError
+  if (status >= 500) return ServerError
+  return HelixError
+}
+
+/** The native error's `{code, status, message}` as its class; other errors as they are. */
+function fromNative(err) {
+  let detail
+  try {
+    detail = JSON.parse(err.message)
+  } catch {
+    return err
+  }
+  if (!detail || typeof detail.code !== 'string') return err
+  const Cls = errorClass(detail.code, detail.status)
+  return new Cls(detail.message, detail.code, detail.status ?? null)
+}
+
+async function call(promise) {
+  try {
+    return await promise
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+function now(f) {
+  try {
+    return f()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/** An answer being written: `for await (const text of stream)`. */
+class ChatStream {
+  constructor(n) {
+    this._n = n
+  }
+  /** The next piece of text; null once the answer is complete. */
+  nextText() {
+    return call(this._n.nextText())
+  }
+  /** The next event; null after the last. */
+  nextEvent() {
+    return call(this._n.nextEvent())
+  }
+  /** Reads to the end; the finished answer. */
+  finish() {
+    return call(this._n.finish())
+  }
+  /** The finished answer once the stream has ended, else null. */
+  get interaction() {
+    return this._n.interaction
+  }
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const text = await this.nextText()
+      if (text === null) return
+      yield text
+    }
+  }
+}
+
+/** A running command: `for await (const event of stream)`. */
+class ExecStream {
+  constructor(n) {
+    this._n = n
+  }
+  nextEvent() {
+    return call(this._n.nextEvent())
+  }
+  /** Reads to the end: `{stdout, stderr, exitCode, timedOut}`. */
+  wait() {
+    return call(this._n.wait())
+  }
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const ev = await this.nextEvent()
+      if (ev === null) return
+      yield ev
+    }
+  }
+}
+
+function execSpec(cmd, opts = {}) {
+  const spec = { cmd: typeof cmd === 'string' ? ['sh', '-c', cmd] : [...cmd] }
+  if (opts.cwd !== undefined) spec.cwd = opts.cwd
+  if (opts.env !== undefined) spec.env = opts.env
+  if (opts.user !== undefined) spec.user = opts.user
+  if (opts.timeout !== undefined) spec.timeout = opts.timeout
+  return spec
+}
+
+/** A sandbox: `commands.run`, `files.*`, `getHost`, `setTimeout`, `kill`. */
+class Sandbox {
+  constructor(n) {
+    this._n = n
+    const sbx = this
+    this.commands = {
+      /** Runs to the end; output goes to `onStdout` / `onStderr` as it comes. A string
+       * runs through `sh -c`. */
+      async run(cmd, opts = {}) {
+        const stream = await sbx.run(execSpec(cmd, opts))
+        if (!opts.onStdout && !opts.onStderr) return stream.wait()
+        const out = []
+        const err = []
+        for await (const ev of stream) {
+          if (ev.type === 'stdout') {
+            out.push(ev.data)
+            if (opts.onStdout) await opts.onStdout(ev.data)
+          } else if (ev.type === 'stderr') {
+            err.push(ev.data)
+            if (opts.onStderr) await opts.onStderr(ev.data)
+          } else if (ev.type === 'exit') {
+            return { stdout: out.join(''), stderr: err.join(''), exitCode: ev.code, timedOut: ev.timed_out }
+          }
+        }
+        throw new StreamError('the command stream ended without an exit status', 'stream_error', null)
+      },
+      /** Starts a command; iterate the result for its events. */
+      stream(cmd, opts = {}) {
+        return sbx.run(execSpec(cmd, opts))
+      },
+    }
+    this.files = {
+      read: (path) => this.readFile(path),
+      write: (path, data) => this.writeFile(path, data),
+      list: (path) => this.listDir(path),
+    }
+  }
+
+  /** A new sandbox on the server of `HELIX_URL` / `HELIX_API_KEY` (or `opts.baseUrl`,
+   * `opts.apiKey`). */
+  static create(image, opts = {}) {
+    return new Helix(opts.baseUrl, opts.apiKey).createSandbox(image, opts)
+  }
+
+  get id() {
+    return this._n.id
+  }
+  get info() {
+    return this._n.info
+  }
+  refresh() {
+    return call(this._n.refresh())
+  }
+  async run(spec) {
+    return new ExecStream(await call(this._n.run(spec)))
+  }
+  async readFile(path) {
+    return call(this._n.readFile(path))
+  }
+  writeFile(path, data) {
+    return call(this._n.writeFile(path, typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)))
+  }
+  listDir(path) {
+    return call(this._n.listDir(path))
+  }
+  /** The URL at which the control plane relays HTTP to `port` (send the API key). */
+  getHost(port) {
+    return now(() => this._n.host(port))
+  }
+  host(port) {
+    return this.getHost(port)
+  }
+  setTimeout(seconds) {
+    return call(this._n.setTimeout(seconds))
+  }
+  logs() {
+    return call(this._n.logs())
+  }
+  kill() {
+    return call(this._n.kill())
+  }
+}
+
+/** A Helix server reached with an API key (`HELIX_URL` / `HELIX_API_KEY` by default). */
+class Helix {
+  constructor(baseUrl, apiKey) {
+    const url = baseUrl ?? process.env.HELIX_URL ?? 'http://localhost:8080'
+    const key = apiKey ?? process.env.HELIX_API_KEY ?? ''
+    this._n = now(() => new native.Client(url, key, `helix-node/${version}`))
+  }
+  get baseUrl() {
+    return this._n.baseUrl
+  }
+  listModels() {
+    return call(this._n.listModels())
+  }
+  usage(days) {
+    return call(this._n.usage(days))
+  }
+  listOrgs() {
+    return call(this._n.listOrgs())
+  }
+  listSessions() {
+    return call(this._n.listSessions())
+  }
+  createSession(options = {}) {
+    return call(this._n.createSession(options))
+  }
+  getSession(sessionId) {
+    return call(this._n.getSession(sessionId))
+  }
+  deleteSession(sessionId) {
+    return call(this._n.deleteSession(sessionId))
+  }
+  /** Sends a message; `for await` over the result yields the answer's text. */
+  async chat(sessionId, message) {
+    return new ChatStream(await call(this._n.chat(sessionId, message)))
+  }
+  listApps(orgId) {
+    return call(this._n.listApps(orgId))
+  }
+  createApp(options) {
+    return call(this._n.createApp(options))
+  }
+  getApp(appId) {
+    return call(this._n.getApp(appId))
+  }
+  deleteApp(appId) {
+    return call(this._n.deleteApp(appId))
+  }
+  /** A sandbox running `image` (opts: `timeout` seconds, `env`, `labels`, `cpus`,
+   * `memoryBytes`). */
+  async createSandbox(image, opts = {}) {
+    const spec = { image }
+    if (opts.timeout !== undefined) spec.timeout = opts.timeout
+    if (opts.env !== undefined) spec.env = opts.env
+    if (opts.labels !== undefined) spec.labels = opts.labels
+    const limits = {}
+    if (opts.cpus !== undefined) limits.cpus = opts.cpus
+    if (opts.memoryBytes !== undefined) limits.memory_bytes = opts.memoryBytes
+    if (Object.keys(limits).length) spec.limits = limits
+    return new Sandbox(await call(this._n.createSandbox(spec)))
+  }
+  async connectSandbox(sandboxId) {
+    return new Sandbox(await call(this._n.connectSandbox(sandboxId)))
+  }
+  listSandboxes() {
+    return call(this._n.listSandboxes())
+  }
+}
+
+module.exports = {
+  Helix,
+  Sandbox,
+  ChatStream,
+  ExecStream,
+  HelixError,
+  ConnectionError,
+  InvalidRequestError,
+  AuthenticationError,
+  PermissionDeniedError,
+  NotFoundError,
+  ConflictError,
+  RateLimitError,
+  ServerError,
+  StreamError,
+  version,
+}
