@@ -3,7 +3,7 @@
 #   python: the abi3 wheel (maturin), installed with pip into a FRESH venv; the stubs
 #           (_native.pyi) checked against the built module (mypy.stubtest) and the package
 #           type-checked (mypy --strict): drift fails.
-#   node:   the napi-rs addon and its generated index.d.ts (drift from the committed one
+#   node:   the napi-rs addon and its generated native.d.ts (drift from the committed one
 #           fails), packed with npm pack and installed with npm into a FRESH folder with the
 #           tests copied in.
 #   parity: every public operation of helix-client exists in both (bindings/parity.py).
@@ -66,8 +66,8 @@ build_node() {
   echo "    node: napi build"
   (cd "$dir" && quiet npx napi build --platform --js native.js --dts native.d.ts)
   if git -C "$here" rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
-    ! git -C "$here" diff --quiet -- node/native.d.ts node/native.js; then
-    git -C "$here" diff --stat -- node/native.d.ts node/native.js >&2
+    ! git -C "$here" diff --quiet HEAD -- node/native.d.ts node/native.js; then
+    git -C "$here" diff --stat HEAD -- node/native.d.ts node/native.js >&2
     fail "the generated node/native.d.ts or native.js differ from the committed ones: commit them"
   fi
   echo "    node: npm pack, npm install into a fresh folder"

@@ -22,7 +22,7 @@ case ${1:-} in
   node)
     : "${HELIX_SDK_NODE_DIR:?HELIX_SDK_NODE_DIR is not set (bindings/build.sh)}"
     cd "$HELIX_SDK_NODE_DIR"
-    exec node --test --test-reporter=spec test/
+    exec node --test --test-reporter=spec test/*.test.js
     ;;
   *)
     echo "usage: $0 python|node" >&2

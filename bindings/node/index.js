@@ -214,8 +214,8 @@ class Sandbox {
 /** A Helix server reached with an API key (`HELIX_URL` / `HELIX_API_KEY` by default). */
 class Helix {
   constructor(baseUrl, apiKey) {
-    const url = baseUrl ?? process.env.HELIX_URL ?? 'http://localhost:8080'
-    const key = apiKey ?? process.env.HELIX_API_KEY ?? ''
+    const url = baseUrl || process.env.HELIX_URL || 'http://localhost:8080'
+    const key = apiKey || process.env.HELIX_API_KEY || ''
     this._n = now(() => new native.Client(url, key, `helix-node/${version}`))
   }
   get baseUrl() {

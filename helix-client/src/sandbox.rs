@@ -97,6 +97,7 @@ impl Sandbox {
         Ok(ExecStream {
             records: Records::new(resp, Framing::Ndjson),
             done: false,
+            exit: None,
         })
     }
 
@@ -172,6 +173,8 @@ impl Sandbox {
 pub struct ExecStream {
     records: Records<ExecEvent>,
     done: bool,
+    /// The exit status, once read.
+    exit: Option<(i64, bool)>,
 }
 
 impl ExecStream {
@@ -182,7 +185,10 @@ impl ExecStream {
         }
         let ev = self.records.next().await?;
         match &ev {
-            Some(ExecEvent::Exit { .. }) => self.done = true,
+            Some(ExecEvent::Exit { code, timed_out }) => {
+                self.done = true;
+                self.exit = Some((*code, *timed_out));
+            }
             Some(_) => {}
             None => {
                 self.done = true;
@@ -195,19 +201,25 @@ impl ExecStream {
         Ok(ev)
     }
 
-    /// Reads to the end, collecting the output.
+    /// Reads to the end, collecting the output not read yet (events already taken with
+    /// `next_event` are not repeated); the exit status is the command's either way.
     pub async fn wait(&mut self) -> Result<CommandResult> {
         let mut out = CommandResult::default();
         while let Some(ev) = self.next_event().await? {
             match ev {
                 ExecEvent::Stdout { data } => out.stdout.extend_from_slice(&data),
                 ExecEvent::Stderr { data } => out.stderr.extend_from_slice(&data),
-                ExecEvent::Exit { code, timed_out } => {
-                    out.exit_code = code;
-                    out.timed_out = timed_out;
-                }
+                ExecEvent::Exit { .. } => {}
             }
         }
+        let (code, timed_out) = self.exit.ok_or_else(|| {
+            Error::new(
+                STREAM_ERROR,
+                "the command's stream ended before its exit status",
+            )
+        })?;
+        out.exit_code = code;
+        out.timed_out = timed_out;
         Ok(out)
     }
 }

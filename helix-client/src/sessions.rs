@@ -75,6 +75,7 @@ impl Client {
         Ok(ChatStream {
             records: Records::new(resp, Framing::Sse),
             done: false,
+            outcome: None,
         })
     }
 }
@@ -84,6 +85,8 @@ impl Client {
 pub struct ChatStream {
     records: Records<ChatEvent>,
     done: bool,
+    /// How the answer ended, once it has: `finish` after reading it all returns this.
+    outcome: Option<Result<Interaction>>,
 }
 
 /// A piece of the stream, as bindings hand it out.
@@ -123,23 +126,29 @@ impl ChatStream {
             match ev {
                 ChatEvent::Delta { text, .. } => return Ok(Some(ChatChunk::Text(text))),
                 ChatEvent::Completed { interaction } => {
-                    return Ok(Some(ChatChunk::Done(interaction)))
+                    self.outcome = Some(Ok(interaction.clone()));
+                    return Ok(Some(ChatChunk::Done(interaction)));
                 }
-                ChatEvent::Failed { interaction } => return Err(failed(&interaction)),
+                ChatEvent::Failed { interaction } => {
+                    let e = failed(&interaction);
+                    self.outcome = Some(Err(e.clone()));
+                    return Err(e);
+                }
                 _ => {}
             }
         }
         Ok(None)
     }
 
-    /// Reads to the end; the finished answer.
+    /// Reads to the end (or, when that was done already, remembers it); the finished
+    /// answer, or `generation_failed`.
     pub async fn finish(&mut self) -> Result<Interaction> {
-        while let Some(chunk) = self.next_chunk().await? {
-            if let ChatChunk::Done(i) = chunk {
-                return Ok(i);
+        while self.outcome.is_none() {
+            if self.next_chunk().await?.is_none() && self.outcome.is_none() {
+                return Err(Error::new(STREAM_ERROR, "the answer stream had no end"));
             }
         }
-        Err(Error::new(STREAM_ERROR, "the answer stream had no end"))
+        self.outcome.clone().expect("set above")
     }
 }
 

@@ -1,10 +1,13 @@
 //! Line framing of streamed answers: server-sent events and NDJSON.
 
 use crate::error::{Error, Result, INVALID_RESPONSE, STREAM_ERROR};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
+
+/// The largest record (line or event) accepted: 16 MiB.
+const MAX_RECORD: usize = 16 << 20;
 
 /// How records are framed in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,23 +72,30 @@ impl<T: DeserializeOwned> Records<T> {
                 }
             }
             if self.ended {
-                if !self.buf.is_empty() {
-                    // A last line with no newline.
-                    let rest = std::mem::take(&mut self.buf);
-                    if let Some(record) = self.line(rest.chunk())? {
-                        return Ok(Some(record));
-                    }
-                }
-                if self.framing == Framing::Sse && !self.data.is_empty() {
-                    let data = std::mem::take(&mut self.data);
-                    return decode(data.as_bytes()).map(Some);
+                // A record without its terminator was cut off: never decode half of one.
+                let partial =
+                    self.buf.iter().any(|b| !b.is_ascii_whitespace()) || !self.data.is_empty();
+                self.buf.clear();
+                self.data.clear();
+                if partial {
+                    return Err(Error::new(STREAM_ERROR, "the stream ended inside a record"));
                 }
                 return Ok(None);
+            }
+            if self.buf.len() > MAX_RECORD {
+                self.ended = true;
+                self.buf.clear();
+                return Err(Error::new(
+                    INVALID_RESPONSE,
+                    "a streamed record is too large",
+                ));
             }
             match self.body.next().await {
                 Some(Ok(chunk)) => self.buf.extend_from_slice(&chunk),
                 Some(Err(e)) => {
                     self.ended = true;
+                    self.buf.clear();
+                    self.data.clear();
                     return Err(Error::new(
                         STREAM_ERROR,
                         format!("the stream broke: {}", e.without_url()),
@@ -131,7 +141,19 @@ fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T> {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         if v["type"] == "error" {
             if let (Some(code), Some(message)) = (v["code"].as_str(), v["message"].as_str()) {
-                return Err(Error::new(code, message));
+                // The answer's status was 200 already; give the error the status it has
+                // before a stream starts, so it maps to the same class.
+                let status = match code {
+                    "not_found" | "sandbox_not_found" | "file_not_found" => Some(404),
+                    "sandbox_not_running" => Some(409),
+                    "invalid_request" | "invalid_path" => Some(422),
+                    _ => None,
+                };
+                return Err(Error {
+                    status,
+                    code: code.into(),
+                    message: message.into(),
+                });
             }
         }
     }
@@ -175,7 +197,7 @@ mod tests {
             &[
                 ": keep-alive\n\nda",
                 "ta: {\"a\":1}\r\n\r\ndata: {\"b\"",
-                ":2}\n\ndata: {\"c\":3}",
+                ":2}\n\ndata: {\"c\":3}\n\n",
             ],
             Framing::Sse,
         );
@@ -191,6 +213,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cut_off_records_are_stream_errors() {
+        let r = records(&["{\"x\":1}\n{\"x\":"], Framing::Ndjson);
+        assert_eq!(all(r).await.unwrap_err().code, STREAM_ERROR);
+        let r = records(&["data: {\"a\":1}\n"], Framing::Sse);
+        assert_eq!(all(r).await.unwrap_err().code, STREAM_ERROR);
+        let r = records(&["{\"x\":1}\n\n"], Framing::Ndjson);
+        assert_eq!(all(r).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn ndjson_lines_and_error_records() {
         let r = records(&["{\"x\":1}\n\n{\"x\"", ":2}\n"], Framing::Ndjson);
         assert_eq!(all(r).await.unwrap().len(), 2);
@@ -200,6 +232,11 @@ mod tests {
         );
         let e = all(r).await.unwrap_err();
         assert_eq!((e.code.as_str(), e.message.as_str()), ("sandbox_gone", "m"));
+        let r = records(
+            &["{\"type\":\"error\",\"code\":\"sandbox_not_running\",\"message\":\"m\"}\n"],
+            Framing::Ndjson,
+        );
+        assert_eq!(all(r).await.unwrap_err().status, Some(409));
         let r = records(&["not json\n"], Framing::Ndjson);
         assert_eq!(all(r).await.unwrap_err().code, INVALID_RESPONSE);
     }

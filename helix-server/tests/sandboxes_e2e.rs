@@ -579,7 +579,6 @@ async fn sandbox_api_end_to_end() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Removes what an earlier, failed run left in `dir` (engine mounts included).
 async fn wait_for_host(api: &Api, admin: &str, host: &str) {
     for _ in 0..600 {
         let (st, hosts) = api

@@ -17,6 +17,8 @@ NEEDED = ["HELIX_URL", "HELIX_API_KEY", "HELIX_OTHER_API_KEY", "HELIX_CHAT_MODEL
 def pytest_collection_modifyitems(config, items):
     missing = [v for v in NEEDED if not os.environ.get(v)]
     if missing:
+        if os.environ.get("HELIX_TEST_REQUIRE_SDK") == "1":
+            raise pytest.UsageError(f"HELIX_TEST_REQUIRE_SDK=1 but {', '.join(missing)} not set")
         skip = pytest.mark.skip(reason=f"no Helix server described (missing {', '.join(missing)})")
         for item in items:
             item.add_marker(skip)

@@ -41,6 +41,10 @@ def test_sandbox_lifecycle(env, monkeypatch):
         assert sbx.commands.run(["echo", "a b"])["stdout"] == "a b\n"
         events = list(sbx.commands.stream(["sh", "-c", "echo x"]))
         assert events[-1] == {"type": "exit", "code": 0, "timed_out": False}
+        # wait() after reading it all still has the exit status.
+        stream = sbx.commands.stream("echo y; exit 7")
+        assert list(stream)[-1]["code"] == 7
+        assert stream.wait().wait()["exit_code"] == 7
 
         # Files round-trip, binary included.
         payload = bytes(range(256)) * 4
@@ -58,6 +62,7 @@ def test_sandbox_lifecycle(env, monkeypatch):
 
         before = sbx.info["expires_at"]
         assert sbx.set_timeout(600)["expires_at"] > before
+        assert sbx.info["expires_at"] > before
         assert sbx.get_host(8000).endswith(f"/api/v1/sandboxes/{sbx.id}/ports/8000/")
 
         # Another user cannot see it.

@@ -54,7 +54,7 @@ pub fn rootfs(dir: &Path) -> PathBuf {
     tar
 }
 
-/// Unmounts what is mounted under `dir` and removes it.
+/// Removes what an earlier, failed run left in `dir` (engine mounts included).
 pub fn clean_dir(dir: &Path) {
     let script = format!(
         "awk '{{print $5}}' /proc/self/mountinfo | grep '^{d}/' | sort -r | xargs -r umount -l; rm -rf {d}",

@@ -1,5 +1,5 @@
 # Stubs of the native module (bindings/python/src). Checked against the built module by
-# `python -m mypy.stubtest helix._native` (bindings/python/check.sh): CI fails on drift.
+# `python -m mypy.stubtest helix._native` (bindings/build.sh): CI fails on drift.
 from typing import Any, AsyncIterator, Generator, Generic, Iterator, Optional, TypeVar, final
 
 from .types import (

@@ -198,11 +198,15 @@ class Sandbox:
         timeout: Optional[float] = None,
         env: Optional[Mapping[str, str]] = None,
         labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
         base_url: Optional[str] = None,
         api_key: Optional[str] = None,
     ) -> Sandbox:
         """A new sandbox on the server of ``HELIX_URL`` / ``HELIX_API_KEY``."""
-        return Helix(base_url, api_key).create_sandbox(image, timeout=timeout, env=env, labels=labels)
+        return Helix(base_url, api_key).create_sandbox(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
 
     @property
     def id(self) -> str:
