@@ -6,61 +6,61 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
 create_exception!(
-    _native,
+    helix._native,
     HelixError,
     PyException,
     "Any Helix failure; see `code`."
 );
 create_exception!(
-    _native,
+    helix._native,
     ConnectionError,
     HelixError,
     "The server could not be reached, or the connection broke."
 );
 create_exception!(
-    _native,
+    helix._native,
     InvalidRequestError,
     HelixError,
     "The server (or the SDK) refused the arguments: 400/422, `invalid_argument`."
 );
 create_exception!(
-    _native,
+    helix._native,
     AuthenticationError,
     HelixError,
     "No valid API key (401)."
 );
 create_exception!(
-    _native,
+    helix._native,
     PermissionDeniedError,
     HelixError,
     "The key may not do this (403)."
 );
 create_exception!(
-    _native,
+    helix._native,
     NotFoundError,
     HelixError,
     "No such thing, or not the caller's to see (404)."
 );
 create_exception!(
-    _native,
+    helix._native,
     ConflictError,
     HelixError,
     "The thing is not in a state that allows this (409), e.g. `sandbox_not_running`."
 );
 create_exception!(
-    _native,
+    helix._native,
     RateLimitError,
     HelixError,
     "Too many requests (429)."
 );
 create_exception!(
-    _native,
+    helix._native,
     ServerError,
     HelixError,
     "The server failed (5xx), or an upstream engine did."
 );
 create_exception!(
-    _native,
+    helix._native,
     StreamError,
     HelixError,
     "A streamed answer broke off, or a generation failed."

@@ -1,6 +1,7 @@
 """Chat, sessions, apps, models and usage through the Python SDK."""
 
 import asyncio
+import pickle
 
 import pytest
 
@@ -90,6 +91,8 @@ def test_errors_are_the_documented_classes(env):
         bad.list_sessions()
     assert e.value.status == 401
     assert isinstance(e.value, helix.HelixError)
+    # The classes are importable by name, so errors cross process boundaries.
+    assert type(pickle.loads(pickle.dumps(e.value))) is helix.AuthenticationError
 
     client = Helix(env["HELIX_URL"], env["HELIX_API_KEY"])
     with pytest.raises(helix.NotFoundError):
