@@ -17,6 +17,9 @@ cache=${HELIX_CACHE:-/var/tmp/helix-cache}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/helix-target}
 py=${HELIX_PYTHON:-python3}
 mkdir -p "$cache"
+# One build at a time on a machine: the venv, folder and sdk.env are shared.
+exec 9>"$cache/.sdk-build.lock"
+flock 9
 
 fail() { echo "bindings/build.sh: error: $*" >&2; exit 1; }
 quiet() {
