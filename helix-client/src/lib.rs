@@ -51,7 +51,7 @@ pub use client::{Client, ClientBuilder};
 pub use error::{
     Error, Result, CONNECTION_ERROR, INVALID_ARGUMENT, INVALID_RESPONSE, STREAM_ERROR,
 };
-pub use sandbox::{CommandResult, ExecStream, Sandbox};
+pub use sandbox::{CommandResult, ExecStream, LogStream, Sandbox};
 pub use sessions::{ChatChunk, ChatStream, NewSession};
 
 pub use helix_core::model::{App, ChatSession, Interaction, OrgWithRole, UsageSummaryRow};

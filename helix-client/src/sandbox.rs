@@ -157,6 +157,21 @@ impl Sandbox {
         resp.text().await.map_err(Error::transport)
     }
 
+    /// The workspace's output as it comes; with `follow`, the stream stays open for new
+    /// output until the sandbox stops.
+    pub async fn logs_stream(&self, follow: bool) -> Result<LogStream> {
+        let c = &self.client;
+        let resp = c
+            .send(
+                c.request(Method::GET, &self.path("logs"))
+                    .query(&[("follow", follow)]),
+            )
+            .await?;
+        Ok(LogStream {
+            body: Box::pin(resp.bytes_stream()),
+        })
+    }
+
     /// Kills it; everything it had is removed.
     pub async fn kill(&self) -> Result<()> {
         let c = &self.client;
@@ -221,5 +236,31 @@ impl ExecStream {
         out.exit_code = code;
         out.timed_out = timed_out;
         Ok(out)
+    }
+}
+
+/// A sandbox's output, in the pieces it arrives in.
+pub struct LogStream {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+}
+
+impl std::fmt::Debug for LogStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogStream")
+    }
+}
+
+impl LogStream {
+    /// The next piece; `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        use futures::StreamExt;
+        match self.body.next().await {
+            Some(Ok(b)) => Ok(Some(b)),
+            Some(Err(e)) => Err(Error::new(
+                STREAM_ERROR,
+                format!("the log stream broke: {}", e.without_url()),
+            )),
+            None => Ok(None),
+        }
     }
 }

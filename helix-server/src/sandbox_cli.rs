@@ -1,10 +1,10 @@
 //! `helix sandbox ...`: a command-line client of the sandbox API of a Helix server, for
-//! scripts and CI jobs (`create`, `ls`, `exec`, `put`, `get`, `logs`, `kill`).
+//! scripts and CI jobs (`create`, `ls`, `exec`, `put`, `get`, `logs`, `kill`), over
+//! `helix-client`.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use futures::StreamExt;
-use serde_json::{json, Value};
+use helix_client::{Client, ExecEvent, ExecSpec, Limits, SandboxSpec};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -111,42 +111,29 @@ fn pairs(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String
         .collect()
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: String,
+/// A handle on sandbox `id` (one GET: an unknown id fails here with the server's code).
+async fn sandbox(c: &Client, id: &str) -> anyhow::Result<helix_client::Sandbox> {
+    Ok(c.connect_sandbox(id).await?)
 }
 
-impl Client {
-    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-    }
-
-    async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        bail!(
-            "{} ({}): {}",
-            body["error"]["code"].as_str().unwrap_or("error"),
-            status.as_u16(),
-            body["error"]["message"].as_str().unwrap_or("")
-        )
-    }
-}
-
-/// Runs the command; returns the process exit code.
+/// Runs the command; returns the process exit code. A server error reads
+/// `CODE (STATUS): MESSAGE`.
 pub async fn run(cli: SandboxCli) -> anyhow::Result<i32> {
-    let c = Client {
-        http: reqwest::Client::new(),
-        base: cli.remote.server.trim_end_matches('/').to_owned(),
-        key: cli.remote.api_key.clone(),
-    };
-    use reqwest::Method as M;
+    run_command(cli)
+        .await
+        .map_err(|e| match e.downcast::<helix_client::Error>() {
+            Ok(e) => match e.status {
+                Some(status) => anyhow::anyhow!("{} ({status}): {}", e.code, e.message),
+                None => anyhow::anyhow!("{}: {}", e.code, e.message),
+            },
+            Err(e) => e,
+        })
+}
+
+async fn run_command(cli: SandboxCli) -> anyhow::Result<i32> {
+    let c = Client::builder(&cli.remote.server, &cli.remote.api_key)
+        .user_agent(format!("helix-cli/{}", env!("CARGO_PKG_VERSION")))
+        .build()?;
     match cli.command {
         SandboxCommand::Create {
             image,
@@ -156,35 +143,35 @@ pub async fn run(cli: SandboxCli) -> anyhow::Result<i32> {
             cpus,
             memory_bytes,
         } => {
-            let mut body = json!({
-                "image": image,
-                "env": pairs(&env, "--env")?,
-                "labels": pairs(&labels, "--label")?,
-                "limits": {"cpus": cpus, "memory_bytes": memory_bytes},
-            });
-            if let Some(t) = timeout {
-                body["timeout"] = json!(t);
-            }
-            let resp = Client::check(
-                c.req(M::POST, "/api/v1/sandboxes")
-                    .json(&body)
-                    .send()
-                    .await?,
-            )
-            .await?;
-            let info: Value = resp.json().await?;
-            println!("{}", info["id"].as_str().unwrap_or_default());
+            let timeout = timeout
+                .map(|t| {
+                    std::time::Duration::try_from_secs_f64(t)
+                        .map_err(|e| anyhow::anyhow!("--timeout: {e}"))
+                })
+                .transpose()?;
+            let spec = SandboxSpec {
+                image,
+                env: pairs(&env, "--env")?,
+                labels: pairs(&labels, "--label")?,
+                limits: Limits {
+                    cpus,
+                    memory_bytes,
+                    ..Default::default()
+                },
+                timeout,
+                ..Default::default()
+            };
+            println!("{}", c.create_sandbox(spec).await?.id());
         }
         SandboxCommand::Ls => {
-            let resp = Client::check(c.req(M::GET, "/api/v1/sandboxes").send().await?).await?;
-            let list: Vec<Value> = resp.json().await?;
-            for s in list {
+            for s in c.list_sandboxes().await? {
+                let state = serde_json::to_value(s.state)?;
                 println!(
                     "{}  {:8}  {}  expires {}",
-                    s["id"].as_str().unwrap_or(""),
-                    s["state"].as_str().unwrap_or(""),
-                    s["image"].as_str().unwrap_or(""),
-                    s["expires_at"].as_str().unwrap_or("")
+                    s.id.as_str(),
+                    state.as_str().unwrap_or(""),
+                    s.image,
+                    s.expires_at.to_rfc3339()
                 );
             }
         }
@@ -194,37 +181,28 @@ pub async fn run(cli: SandboxCli) -> anyhow::Result<i32> {
             timeout,
             cmd,
         } => {
-            let body = json!({"cmd": cmd, "cwd": cwd, "timeout": timeout});
-            let resp = Client::check(
-                c.req(M::POST, &format!("/api/v1/sandboxes/{id}/exec"))
-                    .json(&body)
-                    .send()
-                    .await?,
-            )
-            .await?;
-            return stream_exec(resp).await;
+            let timeout = timeout
+                .map(|t| {
+                    std::time::Duration::try_from_secs_f64(t)
+                        .map_err(|e| anyhow::anyhow!("--timeout: {e}"))
+                })
+                .transpose()?;
+            let spec = ExecSpec {
+                cmd,
+                cwd,
+                timeout,
+                ..Default::default()
+            };
+            let mut stream = sandbox(&c, &id).await?.run(spec).await?;
+            return stream_exec(&mut stream).await;
         }
         SandboxCommand::Put { id, local, path } => {
             let data =
                 std::fs::read(&local).with_context(|| format!("read {}", local.display()))?;
-            Client::check(
-                c.req(M::PUT, &format!("/api/v1/sandboxes/{id}/files"))
-                    .query(&[("path", &path)])
-                    .body(data)
-                    .send()
-                    .await?,
-            )
-            .await?;
+            sandbox(&c, &id).await?.write_file(&path, data).await?;
         }
         SandboxCommand::Get { id, path, local } => {
-            let resp = Client::check(
-                c.req(M::GET, &format!("/api/v1/sandboxes/{id}/files"))
-                    .query(&[("path", &path)])
-                    .send()
-                    .await?,
-            )
-            .await?;
-            let bytes = resp.bytes().await?;
+            let bytes = sandbox(&c, &id).await?.read_file(&path).await?;
             match local {
                 Some(p) => {
                     std::fs::write(&p, &bytes).with_context(|| format!("write {}", p.display()))?
@@ -233,63 +211,36 @@ pub async fn run(cli: SandboxCli) -> anyhow::Result<i32> {
             }
         }
         SandboxCommand::Logs { id, follow } => {
-            let resp = Client::check(
-                c.req(M::GET, &format!("/api/v1/sandboxes/{id}/logs"))
-                    .query(&[("follow", follow)])
-                    .send()
-                    .await?,
-            )
-            .await?;
-            let mut body = resp.bytes_stream();
+            let mut logs = sandbox(&c, &id).await?.logs_stream(follow).await?;
             let mut out = std::io::stdout();
-            while let Some(chunk) = body.next().await {
-                out.write_all(&chunk?)?;
+            while let Some(chunk) = logs.next_chunk().await? {
+                out.write_all(&chunk)?;
                 out.flush()?;
             }
         }
-        SandboxCommand::Kill { id } => {
-            Client::check(
-                c.req(M::DELETE, &format!("/api/v1/sandboxes/{id}"))
-                    .send()
-                    .await?,
-            )
-            .await?;
-        }
+        SandboxCommand::Kill { id } => sandbox(&c, &id).await?.kill().await?,
     }
     Ok(0)
 }
 
-/// Copies NDJSON exec events to stdout/stderr as they come; returns the exit code.
-async fn stream_exec(resp: reqwest::Response) -> anyhow::Result<i32> {
-    let mut body = resp.bytes_stream();
-    let mut buf: Vec<u8> = Vec::new();
+/// Copies a command's output to stdout/stderr as it comes; returns its exit code.
+async fn stream_exec(stream: &mut helix_client::ExecStream) -> anyhow::Result<i32> {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    while let Some(chunk) = body.next().await {
-        buf.extend_from_slice(&chunk?);
-        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let ev: Value = serde_json::from_slice(&line).context("bad event from the server")?;
-            match ev["type"].as_str() {
-                Some("stdout") => {
-                    out.write_all(ev["data"].as_str().unwrap_or("").as_bytes())?;
-                    out.flush()?;
+    while let Some(ev) = stream.next_event().await? {
+        match ev {
+            ExecEvent::Stdout { data } => {
+                out.write_all(&data)?;
+                out.flush()?;
+            }
+            ExecEvent::Stderr { data } => {
+                err.write_all(&data)?;
+                err.flush()?;
+            }
+            ExecEvent::Exit { code, timed_out } => {
+                if timed_out {
+                    eprintln!("helix sandbox exec: the command timed out");
                 }
-                Some("stderr") => {
-                    err.write_all(ev["data"].as_str().unwrap_or("").as_bytes())?;
-                    err.flush()?;
-                }
-                Some("exit") => {
-                    if ev["timed_out"].as_bool() == Some(true) {
-                        eprintln!("helix sandbox exec: the command timed out");
-                    }
-                    return Ok(ev["code"].as_i64().unwrap_or(1).clamp(0, 255) as i32);
-                }
-                Some("error") => bail!(
-                    "{}: {}",
-                    ev["code"].as_str().unwrap_or("error"),
-                    ev["message"].as_str().unwrap_or("")
-                ),
-                _ => {}
+                return Ok(code.clamp(0, 255) as i32);
             }
         }
     }
