@@ -33,6 +33,9 @@ cd "$repo"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/helix-target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# No incremental caches: every CI run builds a fresh clone, so they only pile up (tens of
+# GB in the shared target dir) without ever being reused.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step() { echo "==> $*"; }
 
