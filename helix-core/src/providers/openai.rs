@@ -25,6 +25,18 @@ impl std::fmt::Debug for OpenAiProvider {
     }
 }
 
+/// The error's causes (reqwest's own message is generic: "error sending request").
+fn causes(e: &reqwest::Error) -> String {
+    let mut out = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 fn unreachable_err(e: reqwest::Error) -> CoreError {
     let what = if e.is_timeout() {
         "timed out"
@@ -33,10 +45,29 @@ fn unreachable_err(e: reqwest::Error) -> CoreError {
     } else {
         "request failed"
     };
+    let why = causes(&e);
     CoreError::Upstream {
         status: None,
-        message: format!("{what}: {}", e.without_url()),
+        message: format!("{what}: {}{why}", e.without_url()),
     }
+}
+
+/// Whether a send failed because a pooled keep-alive connection was closed by the
+/// upstream as the request went out (the race every HTTP/1.1 client pool has with a
+/// server's idle timeout). The upstream never read the request, so it is sent again
+/// once, on a new connection.
+fn stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || !e.is_request() {
+        return false;
+    }
+    let why = causes(e).to_ascii_lowercase();
+    [
+        "connection closed before message completed",
+        "connection reset",
+        "broken pipe",
+    ]
+    .iter()
+    .any(|s| why.contains(s))
 }
 
 /// Turns a non-2xx upstream answer into an error carrying the upstream's own message.
@@ -89,12 +120,14 @@ impl OpenAiProvider {
         path: &str,
         body: &impl serde::Serialize,
     ) -> Result<reqwest::Response> {
-        let resp = self
-            .post(path)
-            .json(body)
-            .send()
-            .await
-            .map_err(unreachable_err)?;
+        let resp = match self.post(path).json(body).send().await {
+            Err(e) if stale_connection(&e) => {
+                tracing::debug!(error = %e.without_url(), "stale upstream connection; sending again");
+                self.post(path).json(body).send().await
+            }
+            other => other,
+        }
+        .map_err(unreachable_err)?;
         if resp.status().is_success() {
             Ok(resp)
         } else {
@@ -256,3 +289,7 @@ where
     );
     stream.boxed()
 }
+
+#[cfg(test)]
+#[path = "openai_tests.rs"]
+mod tests;
