@@ -46,6 +46,8 @@ enum BenchCommand {
     Gateway(helix_server::bench::gateway::GatewayBenchArgs),
     /// Latency Helix's runner path adds, against the same engine called directly.
     Runners(helix_server::bench::runners::RunnersBenchArgs),
+    /// What the Python and Node SDKs add to a call of the Rust client they wrap.
+    Sdk(helix_server::bench::sdk::SdkBenchArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -87,6 +89,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Gateway(args)) => {
             init_tracing(LogFormat::Text);
             helix_server::bench::gateway::run(args).await.map(|_| ())
+        }
+        Command::Bench(BenchCommand::Sdk(args)) => {
+            init_tracing(LogFormat::Text);
+            helix_server::bench::sdk::run(args).await.map(|_| ())
         }
         Command::Bench(BenchCommand::Runners(args)) => {
             // The runner logs every line of the engine's output at info: warnings only,

@@ -79,15 +79,26 @@ async fn upstream_chat(axum::Json(req): axum::Json<Value>) -> axum::response::Re
     .into_response()
 }
 
-/// Runs the benchmark and prints a table.
-pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<Vec<GatewayResult>> {
+/// Helix in-process (SQLite in a temp dir) in front of the in-process fast upstream,
+/// reached as provider `up` (model `up/bench`): shared with `helix bench sdk`.
+pub(crate) struct Stack {
+    /// The upstream's base URL (`.../v1`).
+    pub upstream_url: String,
+    /// Helix's base URL.
+    pub helix: String,
+    /// An API key of a registered user.
+    pub key: String,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) async fn start_stack(upstream_port: u16) -> anyhow::Result<Stack> {
     let upstream = axum::Router::new()
         .route("/v1/chat/completions", post(upstream_chat))
         .route(
             "/v1/models",
             get(|| async { axum::Json(json!({"object": "list", "data": [{"id": "bench"}]})) }),
         );
-    let up_listener = tokio::net::TcpListener::bind(("127.0.0.1", args.upstream_port)).await?;
+    let up_listener = tokio::net::TcpListener::bind(("127.0.0.1", upstream_port)).await?;
     let upstream_url = format!("http://{}/v1", up_listener.local_addr()?);
     tokio::spawn(async move { axum::serve(crate::serve::nodelay(up_listener), upstream).await });
 
@@ -103,6 +114,22 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<Vec<GatewayResult>> {
     let app = crate::router(AppState::new(cp, HttpSettings::default()));
     tokio::spawn(async move { axum::serve(crate::serve::nodelay(listener), app).await });
     let key = setup(&helix, &upstream_url).await?;
+    Ok(Stack {
+        upstream_url,
+        helix,
+        key,
+        _dir: dir,
+    })
+}
+
+/// Runs the benchmark and prints a table.
+pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<Vec<GatewayResult>> {
+    let Stack {
+        upstream_url,
+        helix,
+        key,
+        _dir,
+    } = start_stack(args.upstream_port).await?;
     println!("helix bench gateway: upstream {upstream_url} (in-process, canned answers; stream = {CHUNKS} chunks)");
 
     let mut paths: Vec<(&'static str, String, String, Option<String>)> = vec![

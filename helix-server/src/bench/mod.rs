@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod gateway;
 pub mod runners;
+pub mod sdk;
 
 pub use auth::{run, BenchArgs, Measurement};
 
