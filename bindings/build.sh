@@ -6,10 +6,15 @@
 #   node:   the napi-rs addon and its generated native.d.ts (drift from the committed one
 #           fails), packed with npm pack and installed with npm into a FRESH folder with the
 #           tests copied in.
-#   parity: every public operation of helix-client exists in both (bindings/parity.py).
-# Leaves HELIX_SDK_PYTHON / HELIX_SDK_NODE_DIR assignments in $HELIX_CACHE/sdk.env for
-# scripts/test.sh (helix-server/tests/sdk_e2e.rs runs the suites against a real server).
-# Usage: bindings/build.sh [python|node|parity]...   (default: all)
+#   uniffi: the helix-uniffi cdylib and the Python, Kotlin and Swift bindings generated
+#           from it by its own uniffi-bindgen (bindings/uniffi/build.sh: Kotlin and Swift
+#           compiled where kotlinc / swiftc are installed).
+#   parity: every public operation of helix-client exists in both (bindings/parity.py),
+#           and in the uniffi bindings.
+# Leaves HELIX_SDK_PYTHON / HELIX_SDK_NODE_DIR / HELIX_SDK_UNIFFI_DIR assignments in
+# $HELIX_CACHE/sdk.env for scripts/test.sh (helix-server/tests/sdk_e2e.rs runs the suites
+# against a real server).
+# Usage: bindings/build.sh [python|node|uniffi|parity]...   (default: all)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -84,20 +89,27 @@ build_node() {
   echo "HELIX_SDK_NODE_DIR=$out" >>"$cache/sdk.env.new"
 }
 
+build_uniffi() {
+  bash "$here/uniffi/build.sh" "$cache/sdk-uniffi"
+  echo "HELIX_SDK_UNIFFI_DIR=$cache/sdk-uniffi" >>"$cache/sdk.env.new"
+}
+
 parity() {
   echo "    parity: every helix-client operation in both SDKs"
   local pyenv="$cache/sdk-venv/bin/python"
   [[ -x "$pyenv" ]] || fail "parity needs the python step first"
-  quiet "$pyenv" "$here/parity.py" --node-dir "$cache/sdk-node"
+  [[ -f "$cache/sdk-uniffi/python/helix_uniffi.py" ]] || fail "parity needs the uniffi step first"
+  quiet "$pyenv" "$here/parity.py" --node-dir "$cache/sdk-node" --uniffi-dir "$cache/sdk-uniffi"
 }
 
 steps=("$@")
-((${#steps[@]})) || steps=(python node parity)
+((${#steps[@]})) || steps=(python node uniffi parity)
 rm -f "$cache/sdk.env" "$cache/sdk.env.new"
 for s in "${steps[@]}"; do
   case $s in
     python) build_python ;;
     node) build_node ;;
+    uniffi) build_uniffi ;;
     parity) parity ;;
     *) fail "unknown step $s" ;;
   esac

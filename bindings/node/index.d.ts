@@ -98,11 +98,72 @@ export class Sandbox {
   readFile(path: string): Promise<Buffer>
   writeFile(path: string, data: Buffer | Uint8Array | string): Promise<void>
   listDir(path: string): Promise<FileEntry[]>
-  getHost(port: number): string
-  host(port: number): string
+  readonly isLocal: boolean
+  getHost(port: number): Promise<string>
+  host(port: number): Promise<string>
   setTimeout(seconds: number): Promise<SandboxInfo>
   logs(): Promise<string>
+  logsStream(follow?: boolean): Promise<LogStream>
   kill(): Promise<void>
+}
+
+export class LogStream implements AsyncIterable<Buffer> {
+  nextChunk(): Promise<Buffer | null>
+  [Symbol.asyncIterator](): AsyncIterator<Buffer>
+}
+
+export interface LocalOptions {
+  stateDir?: string; images?: Record<string, string>; prefix?: string
+  uplinkPool?: string; containerPool?: string; maxSandboxes?: number
+  diskBytes?: number; warm?: number
+}
+
+export class LocalSandboxes {
+  static start(opts?: LocalOptions): Promise<LocalSandboxes>
+  createSandbox(image: string, opts?: SandboxOptions): Promise<Sandbox>
+  connectSandbox(sandboxId: string): Promise<Sandbox>
+  listSandboxes(): Promise<SandboxInfo[]>
+  shutdown(): Promise<void>
+}
+
+export interface GpuInfo { index: number; name: string; total_bytes: number; free_bytes: number }
+export interface ModelOffer {
+  name: string; runtime: 'llama_cpp' | 'ollama' | 'vllm'; memory_bytes: number
+  context_len: number; parallel: number; embeddings: boolean; max_gpus: number
+}
+export interface InstanceStatus {
+  instance: string; model: string; gpus: number[]
+  state: 'loading' | 'ready' | 'restarting' | 'stopped' | 'failed'; message: string | null
+}
+export interface RunnerReport {
+  id: string; name: string; gpus: GpuInfo[]; offers: ModelOffer[]; instances: InstanceStatus[]
+}
+export type SchedulerAction =
+  | { type: 'start_instance'; runner: string; spec: { instance: string; model: string; gpus: number[] } }
+  | { type: 'stop_instance'; runner: string; instance: string; reason: string }
+  | { type: 'grant'; ticket: number; runner: string; instance: string }
+  | { type: 'reject'; ticket: number; code: string; message: string }
+export interface SchedulerConfig {
+  keep_alive_secs?: number; queue_capacity?: number; per_owner_queue_capacity?: number
+  max_instances_per_model?: number; heartbeat_timeout_secs?: number
+  disconnect_grace_secs?: number; prewarm?: { model: string; instances: number }[]
+  decision_log?: number
+}
+
+export class Scheduler {
+  constructor(config?: SchedulerConfig)
+  now(): number
+  runnerConnected(report: RunnerReport, at?: number): void
+  runnerHeartbeat(runner: string, gpus: GpuInfo[], instances: InstanceStatus[], at?: number): void
+  runnerDisconnected(runner: string, at?: number): void
+  instanceStatus(runner: string, status: InstanceStatus, at?: number): void
+  enqueue(owner: string, model: string, opts?: {
+    priority?: 'background' | 'normal' | 'interactive'; deadlineSecs?: number; at?: number
+  }): number
+  cancel(ticket: number, at?: number): boolean
+  release(ticket: number, at?: number): void
+  tick(at?: number): SchedulerAction[]
+  view(at?: number): Record<string, unknown>
 }
 
 export class Helix {

@@ -119,6 +119,36 @@ class ExecStream {
   }
 }
 
+/** The workspace's output: `for await (const chunk of stream)` yields Buffers. */
+class LogStream {
+  constructor(n) {
+    this._n = n
+  }
+  /** The next piece; null at the end. */
+  nextChunk() {
+    return call(this._n.nextChunk())
+  }
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const chunk = await this.nextChunk()
+      if (chunk === null) return
+      yield chunk
+    }
+  }
+}
+
+function sandboxSpec(image, opts = {}) {
+  const spec = { image }
+  if (opts.timeout !== undefined) spec.timeout = opts.timeout
+  if (opts.env !== undefined) spec.env = opts.env
+  if (opts.labels !== undefined) spec.labels = opts.labels
+  const limits = {}
+  if (opts.cpus !== undefined) limits.cpus = opts.cpus
+  if (opts.memoryBytes !== undefined) limits.memory_bytes = opts.memoryBytes
+  if (Object.keys(limits).length) spec.limits = limits
+  return spec
+}
+
 function execSpec(cmd, opts = {}) {
   const spec = { cmd: typeof cmd === 'string' ? ['sh', '-c', cmd] : [...cmd] }
   if (opts.cwd !== undefined) spec.cwd = opts.cwd
@@ -193,9 +223,14 @@ class Sandbox {
   listDir(path) {
     return call(this._n.listDir(path))
   }
-  /** The URL at which the control plane relays HTTP to `port` (send the API key). */
+  /** Whether this process runs it (`LocalSandboxes`). */
+  get isLocal() {
+    return this._n.isLocal
+  }
+  /** The URL at which HTTP reaches `port`: the control plane's relay (send the API key),
+   * or the sandbox's own address when it is local. */
   getHost(port) {
-    return now(() => this._n.host(port))
+    return call(this._n.host(port))
   }
   host(port) {
     return this.getHost(port)
@@ -205,6 +240,10 @@ class Sandbox {
   }
   logs() {
     return call(this._n.logs())
+  }
+  /** The workspace's output as it comes (`follow`: until the sandbox stops). */
+  async logsStream(follow = false) {
+    return new LogStream(await call(this._n.logsStream(follow)))
   }
   kill() {
     return call(this._n.kill())
@@ -261,15 +300,7 @@ class Helix {
   /** A sandbox running `image` (opts: `timeout` seconds, `env`, `labels`, `cpus`,
    * `memoryBytes`). */
   async createSandbox(image, opts = {}) {
-    const spec = { image }
-    if (opts.timeout !== undefined) spec.timeout = opts.timeout
-    if (opts.env !== undefined) spec.env = opts.env
-    if (opts.labels !== undefined) spec.labels = opts.labels
-    const limits = {}
-    if (opts.cpus !== undefined) limits.cpus = opts.cpus
-    if (opts.memoryBytes !== undefined) limits.memory_bytes = opts.memoryBytes
-    if (Object.keys(limits).length) spec.limits = limits
-    return new Sandbox(await call(this._n.createSandbox(spec)))
+    return new Sandbox(await call(this._n.createSandbox(sandboxSpec(image, opts))))
   }
   async connectSandbox(sandboxId) {
     return new Sandbox(await call(this._n.connectSandbox(sandboxId)))
@@ -279,11 +310,94 @@ class Helix {
   }
 }
 
+/** Sandboxes run by this process, no server: a dockerd of their own each (needs root
+ * and Docker's binaries). Made with `await LocalSandboxes.start({...})`; hands out the
+ * same `Sandbox` objects as a server. */
+class LocalSandboxes {
+  constructor(n) {
+    this._n = n
+  }
+  /** Starts the host. `opts`: `stateDir`, `images` (`{"name:tag": "rootfs.tar"}`),
+   * `prefix`, `uplinkPool`, `containerPool`, `maxSandboxes`, `diskBytes`, `warm`. */
+  static async start(opts = {}) {
+    const cfg = {}
+    const keys = {
+      stateDir: 'state_dir', prefix: 'prefix', uplinkPool: 'uplink_pool', containerPool: 'container_pool',
+      maxSandboxes: 'max_sandboxes', diskBytes: 'disk_bytes', warm: 'warm',
+    }
+    for (const [js, rust] of Object.entries(keys)) if (opts[js] !== undefined) cfg[rust] = opts[js]
+    if (opts.images) cfg.images = Object.entries(opts.images)
+    return new LocalSandboxes(await call(native.LocalSandboxes.start(cfg)))
+  }
+  async createSandbox(image, opts = {}) {
+    return new Sandbox(await call(this._n.createSandbox(sandboxSpec(image, opts))))
+  }
+  async connectSandbox(sandboxId) {
+    return new Sandbox(await call(this._n.connectSandbox(sandboxId)))
+  }
+  listSandboxes() {
+    return call(this._n.listSandboxes())
+  }
+  /** Kills every sandbox of this host and stops it. */
+  shutdown() {
+    return call(this._n.shutdown())
+  }
+  async [Symbol.asyncDispose]() {
+    await this.shutdown()
+  }
+}
+
+/** Helix's GPU scheduler in this process: JSON in, actions out, no I/O. `at` is seconds
+ * since it was made (left out: the real clock). */
+class Scheduler {
+  constructor(config) {
+    this._n = now(() => new native.Scheduler(config))
+  }
+  now() {
+    return this._n.now()
+  }
+  runnerConnected(report, at) {
+    return now(() => this._n.runnerConnected(report, at))
+  }
+  runnerHeartbeat(runner, gpus, instances, at) {
+    return now(() => this._n.runnerHeartbeat(runner, gpus, instances, at))
+  }
+  runnerDisconnected(runner, at) {
+    return now(() => this._n.runnerDisconnected(runner, at))
+  }
+  instanceStatus(runner, status, at) {
+    return now(() => this._n.instanceStatus(runner, status, at))
+  }
+  /** Queues a request (`opts`: `priority`, `deadlineSecs`, `at`); its ticket number. */
+  enqueue(owner, model, opts = {}) {
+    const req = { owner, model }
+    if (opts.priority !== undefined) req.priority = opts.priority
+    if (opts.deadlineSecs !== undefined) req.deadline_secs = opts.deadlineSecs
+    return now(() => this._n.enqueue(req, opts.at))
+  }
+  cancel(ticket, at) {
+    return now(() => this._n.cancel(ticket, at))
+  }
+  release(ticket, at) {
+    return now(() => this._n.release(ticket, at))
+  }
+  /** Decides: actions to carry out in order. */
+  tick(at) {
+    return now(() => this._n.tick(at))
+  }
+  view(at) {
+    return now(() => this._n.view(at))
+  }
+}
+
 module.exports = {
   Helix,
   Sandbox,
+  LocalSandboxes,
+  Scheduler,
   ChatStream,
   ExecStream,
+  LogStream,
   HelixError,
   ConnectionError,
   InvalidRequestError,

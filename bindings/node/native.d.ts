@@ -64,7 +64,27 @@ export declare class ExecStream {
   wait(): Promise<CommandResult>
 }
 
-/** A sandbox on a Helix server. */
+/** A sandbox host in this process (a dockerd per sandbox; needs root and Docker). */
+export declare class LocalSandboxes {
+  /**
+   * Starts the host (`config`: state_dir, prefix, uplink_pool, container_pool, images
+   * as `[[name, rootfsTar], ...]`, max_sandboxes, disk_bytes, warm).
+   */
+  static start(config: any): Promise<LocalSandboxes>
+  createSandbox(spec: any): Promise<Sandbox>
+  connectSandbox(sandboxId: string): Promise<Sandbox>
+  listSandboxes(): Promise<any>
+  /** Kills every sandbox of this host and stops it. */
+  shutdown(): Promise<void>
+}
+
+/** The workspace's output (`index.js` makes it an async iterable of Buffers). */
+export declare class LogStream {
+  /** The next piece; `null` at the end. */
+  nextChunk(): Promise<Buffer | null>
+}
+
+/** A sandbox on a Helix server or run by this process. */
 export declare class Sandbox {
   /** Its id (`sbx_...`). */
   get id(): string
@@ -80,14 +100,53 @@ export declare class Sandbox {
   writeFile(path: string, data: Buffer): Promise<void>
   /** A folder's entries. */
   listDir(path: string): Promise<any>
-  /** The URL through which the control plane relays HTTP to `port` in the sandbox. */
-  host(port: number): string
+  /** Whether this process runs it (`LocalSandboxes`), not a server. */
+  get isLocal(): boolean
+  /**
+   * The URL at which HTTP reaches `port` in the sandbox (a server's relay, or the
+   * sandbox's own address when local).
+   */
+  host(port: number): Promise<string>
   /** A new lifetime in seconds, counted from now. */
   setTimeout(seconds: number): Promise<any>
   /** What the workspace's main process has written. */
   logs(): Promise<string>
+  /** The workspace's output as it comes (`follow`: until the sandbox stops). */
+  logsStream(follow?: boolean | undefined | null): Promise<LogStream>
   /** Kills it; everything it had is removed. */
   kill(): Promise<void>
+}
+
+/**
+ * The GPU scheduler, embedded. No I/O: the caller carries out the actions `tick`
+ * returns and reports back what its runners say.
+ */
+export declare class Scheduler {
+  /**
+   * `config`: keep_alive_secs, queue_capacity, per_owner_queue_capacity,
+   * max_instances_per_model, heartbeat_timeout_secs, disconnect_grace_secs, prewarm,
+   * decision_log (all optional).
+   */
+  constructor(config?: any | undefined | null)
+  /** Seconds since the scheduler was made (the latest time it has seen). */
+  now(): number
+  /** A runner connected: `{id, name, gpus, offers, instances}`. */
+  runnerConnected(report: any, at?: number | undefined | null): void
+  runnerHeartbeat(runner: string, gpus: any, instances: any, at?: number | undefined | null): void
+  runnerDisconnected(runner: string, at?: number | undefined | null): void
+  /** An instance changed state: `{instance, model, gpus, state, message}`. */
+  instanceStatus(runner: string, status: any, at?: number | undefined | null): void
+  /** Queues a request (`{owner, model, priority?, deadline_secs?}`); its ticket number. */
+  enqueue(request: any, at?: number | undefined | null): number
+  cancel(ticket: number, at?: number | undefined | null): boolean
+  release(ticket: number, at?: number | undefined | null): void
+  /**
+   * Decides: actions (`{type: "start_instance"|"stop_instance"|"grant"|"reject", ...}`)
+   * to carry out in order.
+   */
+  tick(at?: number | undefined | null): any
+  /** Runners, GPUs, instances, the queue and recent decisions. */
+  view(at?: number | undefined | null): any
 }
 
 /** What a finished command did. */

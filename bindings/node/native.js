@@ -838,4 +838,7 @@ module.exports = nativeBinding
 module.exports.ChatStream = nativeBinding.ChatStream
 module.exports.Client = nativeBinding.Client
 module.exports.ExecStream = nativeBinding.ExecStream
+module.exports.LocalSandboxes = nativeBinding.LocalSandboxes
+module.exports.LogStream = nativeBinding.LogStream
 module.exports.Sandbox = nativeBinding.Sandbox
+module.exports.Scheduler = nativeBinding.Scheduler

@@ -9,6 +9,9 @@
 //!   run a command with its output streamed, files, a port through the control plane,
 //!   a timeout, kill.
 //!
+//! Sandboxes also run without a server: [`LocalSandboxes`] starts `helix-hydra`'s
+//! Docker host in this process and hands out the same [`Sandbox`] handles.
+//!
 //! Every failure is an [`Error`] with a stable `code`: the server's own error code when
 //! it answered with one. The Python and Node bindings are thin layers over this crate.
 //!
@@ -27,7 +30,7 @@
 //!     }
 //! }
 //!
-//! let sandbox = client
+//! let mut sandbox = client
 //!     .create_sandbox(helix_client::SandboxSpec { image: "python:3.12".into(), ..Default::default() })
 //!     .await?;
 //! let out = sandbox.run(helix_client::ExecSpec::new(["python", "-V"])).await?.wait().await?;
@@ -42,6 +45,7 @@
 mod apps;
 mod client;
 mod error;
+mod local;
 mod sandbox;
 mod sessions;
 mod stream;
@@ -51,6 +55,7 @@ pub use client::{Client, ClientBuilder};
 pub use error::{
     Error, Result, CONNECTION_ERROR, INVALID_ARGUMENT, INVALID_RESPONSE, STREAM_ERROR,
 };
+pub use local::{LocalConfig, LocalSandboxes};
 pub use sandbox::{CommandResult, ExecStream, LogStream, Sandbox};
 pub use sessions::{ChatChunk, ChatStream, NewSession};
 

@@ -1,12 +1,19 @@
 //! Sandboxes, in the shape of E2B-style SDKs: create, run a command with streamed
 //! output, files, a port exposed through the control plane, a timeout, kill.
+//!
+//! A [`Sandbox`] is on a server ([`Client::create_sandbox`]) or run by this process
+//! ([`crate::LocalSandboxes`]); its methods are the same either way.
 
 use crate::client::{path_id, Client};
 use crate::error::{Error, Result, STREAM_ERROR};
+use crate::local::hydra_error;
 use crate::stream::{Framing, Records};
 use bytes::Bytes;
-use helix_hydra::{ExecEvent, ExecSpec, FileEntry, SandboxInfo, SandboxSpec};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use helix_hydra::{ExecEvent, ExecSpec, FileEntry, SandboxInfo, SandboxRuntime, SandboxSpec};
 use reqwest::Method;
+use std::sync::Arc;
 use std::time::Duration;
 
 impl Client {
@@ -16,7 +23,7 @@ impl Client {
             .json(self.request(Method::POST, "api/v1/sandboxes").json(&spec))
             .await?;
         Ok(Sandbox {
-            client: self.clone(),
+            backend: Backend::Remote(self.clone()),
             info,
         })
     }
@@ -28,7 +35,7 @@ impl Client {
             .json(self.request(Method::GET, &format!("api/v1/sandboxes/{id}")))
             .await?;
         Ok(Sandbox {
-            client: self.clone(),
+            backend: Backend::Remote(self.clone()),
             info,
         })
     }
@@ -40,12 +47,18 @@ impl Client {
     }
 }
 
-/// A sandbox on the server. Dropping the handle leaves the sandbox running until its
-/// timeout; [`Sandbox::kill`] ends it now.
+/// A sandbox, on a server or run by this process. Dropping the handle leaves the
+/// sandbox running until its timeout; [`Sandbox::kill`] ends it now.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
-    client: Client,
+    backend: Backend,
     info: SandboxInfo,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Remote(Client),
+    Local(Arc<dyn SandboxRuntime>),
 }
 
 /// What a finished command did.
@@ -62,40 +75,61 @@ pub struct CommandResult {
 }
 
 impl Sandbox {
+    pub(crate) fn local(runtime: Arc<dyn SandboxRuntime>, info: SandboxInfo) -> Self {
+        Sandbox {
+            backend: Backend::Local(runtime),
+            info,
+        }
+    }
+
     /// Its id (`sbx_...`).
     pub fn id(&self) -> &str {
         self.info.id.as_str()
     }
 
-    /// What the server said of it when this handle was made or last refreshed.
+    /// What was known of it when this handle was made or last refreshed (or changed by
+    /// [`Sandbox::set_timeout`] or [`Sandbox::kill`]).
     pub fn info(&self) -> &SandboxInfo {
         &self.info
+    }
+
+    /// Whether this process runs it (no server in between).
+    pub fn is_local(&self) -> bool {
+        matches!(self.backend, Backend::Local(_))
     }
 
     fn path(&self, rest: &str) -> String {
         format!("api/v1/sandboxes/{}/{rest}", self.info.id.as_str())
     }
 
-    /// Asks the server for its state now.
+    fn base(&self) -> String {
+        format!("api/v1/sandboxes/{}", self.info.id.as_str())
+    }
+
+    /// Asks for its state now.
     pub async fn refresh(&mut self) -> Result<&SandboxInfo> {
-        let c = &self.client;
-        self.info = c
-            .json(c.request(
-                Method::GET,
-                &format!("api/v1/sandboxes/{}", self.info.id.as_str()),
-            ))
-            .await?;
+        self.info = match &self.backend {
+            Backend::Remote(c) => c.json(c.request(Method::GET, &self.base())).await?,
+            Backend::Local(rt) => rt.get(&self.info.id).await.map_err(hydra_error)?,
+        };
         Ok(&self.info)
     }
 
     /// Starts a command; its output streams back as [`ExecEvent`]s, `Exit` last.
     pub async fn run(&self, spec: ExecSpec) -> Result<ExecStream> {
-        let c = &self.client;
-        let resp = c
-            .send(c.request(Method::POST, &self.path("exec")).json(&spec))
-            .await?;
+        let source = match &self.backend {
+            Backend::Remote(c) => {
+                let resp = c
+                    .send(c.request(Method::POST, &self.path("exec")).json(&spec))
+                    .await?;
+                Source::Remote(Records::new(resp, Framing::Ndjson))
+            }
+            Backend::Local(rt) => {
+                Source::Local(rt.exec(&self.info.id, spec).await.map_err(hydra_error)?)
+            }
+        };
         Ok(ExecStream {
-            records: Records::new(resp, Framing::Ndjson),
+            source,
             done: false,
             exit: None,
         })
@@ -103,90 +137,174 @@ impl Sandbox {
 
     /// Reads a file (absolute path).
     pub async fn read_file(&self, path: &str) -> Result<Bytes> {
-        let c = &self.client;
-        let resp = c
-            .send(
-                c.request(Method::GET, &self.path("files"))
-                    .query(&[("path", path)]),
-            )
-            .await?;
-        resp.bytes().await.map_err(Error::transport)
+        match &self.backend {
+            Backend::Remote(c) => {
+                let resp = c
+                    .send(
+                        c.request(Method::GET, &self.path("files"))
+                            .query(&[("path", path)]),
+                    )
+                    .await?;
+                resp.bytes().await.map_err(Error::transport)
+            }
+            Backend::Local(rt) => rt.read_file(&self.info.id, path).await.map_err(hydra_error),
+        }
     }
 
     /// Writes a file (absolute path), creating its folders and replacing what was there.
     pub async fn write_file(&self, path: &str, data: impl Into<Bytes>) -> Result<()> {
-        let c = &self.client;
-        let req = c
-            .request(Method::PUT, &self.path("files"))
-            .query(&[("path", path)])
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(data.into());
-        c.empty(req).await
+        match &self.backend {
+            Backend::Remote(c) => {
+                let req = c
+                    .request(Method::PUT, &self.path("files"))
+                    .query(&[("path", path)])
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(data.into());
+                c.empty(req).await
+            }
+            Backend::Local(rt) => rt
+                .write_file(&self.info.id, path, data.into())
+                .await
+                .map_err(hydra_error),
+        }
     }
 
     /// Lists a folder.
     pub async fn list_dir(&self, path: &str) -> Result<Vec<FileEntry>> {
-        let c = &self.client;
-        c.json(
-            c.request(Method::GET, &self.path("dir"))
-                .query(&[("path", path)]),
-        )
-        .await
+        match &self.backend {
+            Backend::Remote(c) => {
+                c.json(
+                    c.request(Method::GET, &self.path("dir"))
+                        .query(&[("path", path)]),
+                )
+                .await
+            }
+            Backend::Local(rt) => rt.list_dir(&self.info.id, path).await.map_err(hydra_error),
+        }
     }
 
-    /// The URL at which the control plane relays HTTP to `port` inside the sandbox (call
-    /// it with the same API key).
-    pub fn host(&self, port: u16) -> String {
-        self.client.url(&self.path(&format!("ports/{port}/")))
+    /// The URL at which HTTP reaches `port` inside the sandbox: on a server, the control
+    /// plane's relay (call it with the same API key); locally, the sandbox's address on
+    /// this machine.
+    pub async fn host(&self, port: u16) -> Result<String> {
+        match &self.backend {
+            Backend::Remote(c) => {
+                if port == 0 {
+                    return Err(Error::new(crate::INVALID_ARGUMENT, "port must be 1-65535"));
+                }
+                Ok(c.url(&self.path(&format!("ports/{port}/"))))
+            }
+            Backend::Local(rt) => {
+                let addr = rt
+                    .port_target(&self.info.id, port)
+                    .await
+                    .map_err(hydra_error)?;
+                Ok(format!("http://{addr}/"))
+            }
+        }
     }
 
     /// Gives it `timeout` more to live, counted from now.
     pub async fn set_timeout(&mut self, timeout: Duration) -> Result<&SandboxInfo> {
-        let c = &self.client;
-        let body = serde_json::json!({ "timeout": timeout.as_secs_f64() });
-        self.info = c
-            .json(c.request(Method::POST, &self.path("timeout")).json(&body))
-            .await?;
+        self.info = match &self.backend {
+            Backend::Remote(c) => {
+                let body = serde_json::json!({ "timeout": timeout.as_secs_f64() });
+                c.json(c.request(Method::POST, &self.path("timeout")).json(&body))
+                    .await?
+            }
+            Backend::Local(rt) => rt
+                .set_timeout(&self.info.id, timeout)
+                .await
+                .map_err(hydra_error)?,
+        };
         Ok(&self.info)
     }
 
     /// What the workspace's main process has written so far.
     pub async fn logs(&self) -> Result<String> {
-        let c = &self.client;
-        let resp = c.send(c.request(Method::GET, &self.path("logs"))).await?;
-        resp.text().await.map_err(Error::transport)
+        match &self.backend {
+            Backend::Remote(c) => {
+                let resp = c.send(c.request(Method::GET, &self.path("logs"))).await?;
+                resp.text().await.map_err(Error::transport)
+            }
+            Backend::Local(_) => {
+                let mut stream = self.logs_stream(false).await?;
+                let mut out = Vec::new();
+                while let Some(b) = stream.next_chunk().await? {
+                    out.extend_from_slice(&b);
+                }
+                Ok(String::from_utf8_lossy(&out).into_owned())
+            }
+        }
     }
 
     /// The workspace's output as it comes; with `follow`, the stream stays open for new
     /// output until the sandbox stops.
     pub async fn logs_stream(&self, follow: bool) -> Result<LogStream> {
-        let c = &self.client;
-        let resp = c
-            .send(
-                c.request(Method::GET, &self.path("logs"))
-                    .query(&[("follow", follow)]),
-            )
-            .await?;
-        Ok(LogStream {
-            body: Box::pin(resp.bytes_stream()),
-        })
+        let body: BoxStream<'static, Result<Bytes>> = match &self.backend {
+            Backend::Remote(c) => {
+                let resp = c
+                    .send(
+                        c.request(Method::GET, &self.path("logs"))
+                            .query(&[("follow", follow)]),
+                    )
+                    .await?;
+                resp.bytes_stream()
+                    .map_err(|e| {
+                        Error::new(
+                            STREAM_ERROR,
+                            format!("the log stream broke: {}", e.without_url()),
+                        )
+                    })
+                    .boxed()
+            }
+            Backend::Local(rt) => rt
+                .logs(&self.info.id, follow)
+                .await
+                .map_err(hydra_error)?
+                .filter_map(|ev| async move {
+                    match ev {
+                        Ok(ExecEvent::Stdout { data } | ExecEvent::Stderr { data }) => {
+                            Some(Ok(data))
+                        }
+                        Ok(ExecEvent::Exit { .. }) => None,
+                        Err(e) => Some(Err(hydra_error(e))),
+                    }
+                })
+                .boxed(),
+        };
+        Ok(LogStream { body })
     }
 
     /// Kills it; everything it had is removed.
-    pub async fn kill(&self) -> Result<()> {
-        let c = &self.client;
-        c.empty(c.request(
-            Method::DELETE,
-            &format!("api/v1/sandboxes/{}", self.info.id.as_str()),
-        ))
-        .await
+    pub async fn kill(&mut self) -> Result<()> {
+        match &self.backend {
+            Backend::Remote(c) => c.empty(c.request(Method::DELETE, &self.base())).await?,
+            Backend::Local(rt) => rt.kill(&self.info.id).await.map_err(hydra_error)?,
+        }
+        self.info.state = helix_hydra::SandboxState::Stopped;
+        Ok(())
+    }
+}
+
+enum Source {
+    Remote(Records<ExecEvent>),
+    Local(helix_hydra::ExecStream),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Remote(_) => "Remote",
+            Source::Local(_) => "Local",
+        })
     }
 }
 
 /// A running command's output, as it comes.
 #[derive(Debug)]
 pub struct ExecStream {
-    records: Records<ExecEvent>,
+    source: Source,
     done: bool,
     /// The exit status, once read.
     exit: Option<(i64, bool)>,
@@ -198,7 +316,10 @@ impl ExecStream {
         if self.done {
             return Ok(None);
         }
-        let ev = self.records.next().await?;
+        let ev = match &mut self.source {
+            Source::Remote(r) => r.next().await?,
+            Source::Local(s) => s.next().await.transpose().map_err(hydra_error)?,
+        };
         match &ev {
             Some(ExecEvent::Exit { code, timed_out }) => {
                 self.done = true;
@@ -241,7 +362,7 @@ impl ExecStream {
 
 /// A sandbox's output, in the pieces it arrives in.
 pub struct LogStream {
-    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    body: BoxStream<'static, Result<Bytes>>,
 }
 
 impl std::fmt::Debug for LogStream {
@@ -253,14 +374,6 @@ impl std::fmt::Debug for LogStream {
 impl LogStream {
     /// The next piece; `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-        use futures::StreamExt;
-        match self.body.next().await {
-            Some(Ok(b)) => Ok(Some(b)),
-            Some(Err(e)) => Err(Error::new(
-                STREAM_ERROR,
-                format!("the log stream broke: {}", e.without_url()),
-            )),
-            None => Ok(None),
-        }
+        self.body.next().await.transpose()
     }
 }

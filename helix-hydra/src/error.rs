@@ -248,6 +248,23 @@ impl HydraError {
         }
     }
 
+    /// The HTTP status a server answers this error with (and a local client reports,
+    /// so both map to the same exception class): 404 for what does not exist, 409 for a
+    /// stopped sandbox, 422 for bad arguments, 413, 503 for capacity, 501, 502 for the
+    /// sandbox's engine, 500 for the rest.
+    pub fn http_status(&self) -> u16 {
+        match self.code() {
+            "sandbox_not_found" | "file_not_found" | "image_not_found" => 404,
+            "sandbox_not_running" => 409,
+            "invalid_request" | "invalid_path" | "wrong_file_kind" | "invalid_session_id" => 422,
+            "too_large" => 413,
+            "at_capacity" | "pool_exhausted" | "host_unavailable" => 503,
+            "unsupported" => 501,
+            "engine_error" => 502,
+            _ => 500,
+        }
+    }
+
     /// Whether the error is the caller's fault (bad arguments) rather than a capacity,
     /// environment or internal failure.
     pub fn is_user_error(&self) -> bool {

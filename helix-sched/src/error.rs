@@ -344,6 +344,24 @@ impl SchedError {
         }
     }
 
+    /// The HTTP status that says the same thing (what hosts and the SDKs report, so an
+    /// error maps to the same exception class everywhere): 404 for an unknown model or
+    /// instance, 409 for a state conflict, 429 when one owner queued too much, 503 for a
+    /// full queue or a shutdown, 504 for a queue timeout, 502 for an engine's failure,
+    /// 422 for other bad input, 500 for the rest.
+    pub fn http_status(&self) -> u16 {
+        match self.code() {
+            "model_not_offered" | "unknown_model" | "unknown_instance" => 404,
+            "instance_exists" | "instance_not_ready" => 409,
+            "owner_queue_full" => 429,
+            "queue_full" | "shutdown" | "engine_unreachable" => 503,
+            "queue_timeout" => 504,
+            "model_failed" | "engine" | "engine_spawn" | "runner_refused" => 502,
+            _ if self.is_user_error() => 422,
+            _ => 500,
+        }
+    }
+
     /// Whether the error is the caller's fault (bad input file or arguments, a model
     /// nobody serves, too many requests of one owner) rather than an internal or
     /// environmental failure (I/O, a full shared queue, a timeout, a crashed engine).

@@ -100,8 +100,9 @@ pub use memory::{estimate_memory, MemoryEstimate};
 pub use runner::InstanceManager;
 pub use runner::{DeclaredGpus, GpuProbe, ModelConfig, ModelRuntime};
 pub use scheduler::{
-    place, Action, Placement, Prewarm, Priority, RunnerReport, Scheduler, SchedulerConfig,
-    SchedulerView, TicketId, WorkRequest,
+    place, Action, EmbeddedAction, EmbeddedConfig, EmbeddedRequest, EmbeddedScheduler, Placement,
+    Prewarm, Priority, RunnerReport, Scheduler, SchedulerConfig, SchedulerView, TicketId,
+    WorkRequest,
 };
 pub use types::{
     GpuInfo, InstanceId, InstanceSpec, InstanceState, InstanceStatus, ModelOffer, RunnerId,

@@ -89,20 +89,8 @@ impl From<CoreError> for ApiError {
 impl From<helix_hydra::HydraError> for ApiError {
     fn from(e: helix_hydra::HydraError) -> Self {
         let code = e.code();
-        let status = match code {
-            "sandbox_not_found" | "file_not_found" | "image_not_found" => StatusCode::NOT_FOUND,
-            "sandbox_not_running" => StatusCode::CONFLICT,
-            "invalid_request" | "invalid_path" | "wrong_file_kind" | "invalid_session_id" => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "at_capacity" | "pool_exhausted" | "host_unavailable" => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            "unsupported" => StatusCode::NOT_IMPLEMENTED,
-            "engine_error" => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status =
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %e, code, "sandbox host error");
             "internal error".to_owned()

@@ -2,7 +2,7 @@
 
 use crate::config::{SandboxArgs, SandboxMode};
 use anyhow::Context;
-use helix_hydra::docker::{DockerConfig, DockerHost, ImageConfig, ImageLibrary};
+use helix_hydra::docker::{DockerConfig, DockerHost, ImageLibrary};
 use std::path::Path;
 
 /// Starts the Docker sandbox host if the flags ask for it and the machine allows it.
@@ -67,15 +67,8 @@ async fn start_inner(args: &SandboxArgs, data_dir: &Path) -> anyhow::Result<Dock
     // Imported before the host starts, so warm engines find them.
     let library = ImageLibrary::new(cfg.state_dir.join("images"));
     for (name, path) in imports {
-        // An optional `ROOTFS.tar.json` beside the tarball gives ENV, WORKDIR and CMD.
-        let sidecar = format!("{path}.json");
-        let config: ImageConfig = match std::fs::read(&sidecar) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("bad image config {sidecar}"))?,
-            Err(_) => ImageConfig::default(),
-        };
         library
-            .import_rootfs(&name, Path::new(&path), &config)
+            .import_rootfs_with_sidecar(&name, Path::new(&path))
             .with_context(|| format!("cannot import sandbox image {name} from {path}"))?;
     }
     let (host, gc) = DockerHost::start(cfg)

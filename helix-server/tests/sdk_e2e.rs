@@ -2,7 +2,10 @@
 //! real sandboxes (a dockerd per sandbox): first the Rust `helix-client` here, then the
 //! Python (pytest) and Node (`node --test`) suites of `bindings/`, run on the packages
 //! as installed from the built wheel / tarball (scripts/test.sh builds them with
-//! bindings/build.sh and names them in HELIX_SDK_PYTHON / HELIX_SDK_NODE_DIR).
+//! bindings/build.sh and names them in HELIX_SDK_PYTHON / HELIX_SDK_NODE_DIR), then the
+//! uniffi-generated Python bindings (`bindings/uniffi`, HELIX_SDK_UNIFFI_DIR), then the
+//! Python and Node examples (examples/run.sh). The suites also run sandboxes in their own
+//! process (`LocalSandboxes`, from the rootfs in HELIX_LOCAL_ROOTFS).
 
 mod common;
 
@@ -26,7 +29,8 @@ async fn sdks_against_a_real_server() {
     let dir = PathBuf::from("/var/tmp/hxt-sdk-state");
     clean_dir(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let image = format!("{IMAGE}={}", rootfs(&dir).display());
+    let tar = rootfs(&dir);
+    let image = format!("{IMAGE}={}", tar.display());
     let args = [
         "--sandboxes",
         "on",
@@ -55,11 +59,14 @@ async fn sdks_against_a_real_server() {
         ("HELIX_OTHER_API_KEY", bob.as_str()),
         ("HELIX_CHAT_MODEL", MODEL),
         ("HELIX_SANDBOX_IMAGE", IMAGE),
+        ("HELIX_LOCAL_ROOTFS", tar.to_str().unwrap()),
     ];
     let mut failed = Vec::new();
     for (suite, var) in [
         ("python", "HELIX_SDK_PYTHON"),
         ("node", "HELIX_SDK_NODE_DIR"),
+        ("uniffi", "HELIX_SDK_UNIFFI_DIR"),
+        ("examples", "HELIX_SDK_NODE_DIR"),
     ] {
         if std::env::var_os(var).is_none() {
             assert!(
@@ -78,12 +85,17 @@ async fn sdks_against_a_real_server() {
     assert!(failed.is_empty(), "SDK suites failed: {failed:?}");
 }
 
-/// `bindings/run-tests.sh SUITE` with the server described in the environment.
+/// `bindings/run-tests.sh SUITE` (or `examples/run.sh`) with the server described in
+/// the environment.
 fn run_suite(suite: &str, env: &[(&str, &str)]) -> bool {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/run-tests.sh");
-    let status = Command::new("bash")
-        .arg(script)
-        .arg(suite)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new("bash");
+    if suite == "examples" {
+        cmd.arg(root.join("examples/run.sh"));
+    } else {
+        cmd.arg(root.join("bindings/run-tests.sh")).arg(suite);
+    }
+    let status = cmd
         .envs(env.iter().copied())
         .status()
         .expect("run bindings/run-tests.sh");
@@ -137,7 +149,7 @@ async fn rust_client(base: &str, alice: &str, bob: &str) {
     client.delete_session(session.id.as_str()).await.unwrap();
 
     // A sandbox: a command with its output, a file both ways, kill.
-    let sbx = client
+    let mut sbx = client
         .create_sandbox(SandboxSpec {
             image: IMAGE.into(),
             timeout: Some(Duration::from_secs(120)),
@@ -169,6 +181,7 @@ async fn rust_client(base: &str, alice: &str, bob: &str) {
         "sandbox_not_found"
     );
     sbx.kill().await.unwrap();
+    assert_eq!(sbx.info().state, helix_client::SandboxState::Stopped);
     assert!(client
         .connect_sandbox(sbx.id())
         .await

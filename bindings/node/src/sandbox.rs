@@ -1,4 +1,5 @@
-//! `Sandbox` and `ExecStream`.
+//! `Sandbox`, `ExecStream` and `LogStream`: a sandbox on a server or run by this
+//! process, a command's output and the workspace's output.
 
 use crate::{from_json, json, to_js};
 use helix_client::{ExecSpec, SandboxInfo};
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Mutex as AsyncMutex;
 
-/// A sandbox on a Helix server.
+/// A sandbox on a Helix server or run by this process.
 #[napi]
 #[derive(Debug)]
 pub struct Sandbox {
@@ -101,10 +102,17 @@ impl Sandbox {
         json(self.handle().list_dir(&path).await.map_err(to_js)?)
     }
 
-    /// The URL through which the control plane relays HTTP to `port` in the sandbox.
+    /// Whether this process runs it (`LocalSandboxes`), not a server.
+    #[napi(getter)]
+    pub fn is_local(&self) -> bool {
+        self.handle().is_local()
+    }
+
+    /// The URL at which HTTP reaches `port` in the sandbox (a server's relay, or the
+    /// sandbox's own address when local).
     #[napi]
-    pub fn host(&self, port: u16) -> String {
-        self.handle().host(port)
+    pub async fn host(&self, port: u16) -> Result<String> {
+        self.handle().host(port).await.map_err(to_js)
     }
 
     /// A new lifetime in seconds, counted from now.
@@ -127,10 +135,25 @@ impl Sandbox {
         self.handle().logs().await.map_err(to_js)
     }
 
+    /// The workspace's output as it comes (`follow`: until the sandbox stops).
+    #[napi]
+    pub async fn logs_stream(&self, follow: Option<bool>) -> Result<LogStream> {
+        let stream = self
+            .handle()
+            .logs_stream(follow.unwrap_or(false))
+            .await
+            .map_err(to_js)?;
+        Ok(LogStream {
+            inner: Arc::new(AsyncMutex::new(stream)),
+        })
+    }
+
     /// Kills it; everything it had is removed.
     #[napi]
     pub async fn kill(&self) -> Result<()> {
-        self.handle().kill().await.map_err(to_js)
+        let mut s = self.handle();
+        s.kill().await.map_err(to_js)?;
+        self.store(s).map(|_| ())
     }
 }
 
@@ -160,5 +183,22 @@ impl ExecStream {
             exit_code: r.exit_code,
             timed_out: r.timed_out,
         })
+    }
+}
+
+/// The workspace's output (`index.js` makes it an async iterable of Buffers).
+#[napi]
+#[derive(Debug)]
+pub struct LogStream {
+    inner: Arc<AsyncMutex<helix_client::LogStream>>,
+}
+
+#[napi]
+impl LogStream {
+    /// The next piece; `null` at the end.
+    #[napi]
+    pub async fn next_chunk(&self) -> Result<Option<Buffer>> {
+        let b = self.inner.lock().await.next_chunk().await.map_err(to_js)?;
+        Ok(b.map(|b| b.to_vec().into()))
     }
 }

@@ -105,7 +105,7 @@ test('sandbox: create, streamed command, files, timeout, kill', async () => {
     const before = sbx.info.expires_at
     assert.ok((await sbx.setTimeout(600)).expires_at > before)
     assert.ok(sbx.info.expires_at > before)
-    assert.ok(sbx.getHost(8000).endsWith(`/api/v1/sandboxes/${sbx.id}/ports/8000/`))
+    assert.ok((await sbx.getHost(8000)).endsWith(`/api/v1/sandboxes/${sbx.id}/ports/8000/`))
     const other = new Helix(env('HELIX_URL'), env('HELIX_OTHER_API_KEY'))
     await assert.rejects(other.connectSandbox(sbx.id), sdk.NotFoundError)
   } finally {

@@ -1,4 +1,5 @@
-//! `helix._native`: the Python face of `helix-client`. Thin: types are converted, errors
+//! `helix._native`: the Python face of `helix-client` (and of helix-sched's embedded
+//! scheduler). Thin: types are converted, errors
 //! mapped to exception classes, and async bridged (every call returns an `Op` that is
 //! either awaited on asyncio or waited for with the GIL released). The `helix` package's
 //! Python facade (`python/helix/`) adds the E2B-style shape on top.
@@ -6,8 +7,10 @@
 mod chat;
 mod client;
 mod errors;
+mod local;
 mod op;
 mod sandbox;
+mod scheduler;
 
 use pyo3::prelude::*;
 
@@ -40,6 +43,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<sandbox::Sandbox>()?;
     m.add_class::<sandbox::ExecStream>()?;
+    m.add_class::<sandbox::LogStream>()?;
+    m.add_class::<local::LocalSandboxes>()?;
+    m.add_class::<scheduler::Scheduler>()?;
     m.add_class::<chat::ChatStream>()?;
     m.add_class::<op::Op>()?;
     errors::register(m)?;

@@ -1,4 +1,5 @@
-//! `Sandbox` and `ExecStream`: a remote sandbox and a command's output as it comes.
+//! `Sandbox`, `ExecStream` and `LogStream`: a sandbox (on a server or run by this
+//! process), a command's output and the workspace's output as they come.
 
 use crate::op::Op;
 use crate::{errors::to_py, runtime, to_python};
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Mutex as AsyncMutex;
 
-/// A sandbox on a Helix server.
+/// A sandbox on a Helix server or run by this process.
 #[pyclass(module = "helix._native", frozen)]
 #[derive(Debug)]
 pub struct Sandbox {
@@ -96,9 +97,17 @@ impl Sandbox {
         Ok(Op::serde(async move { s.list_dir(&path).await }))
     }
 
-    /// The URL through which the control plane relays HTTP to `port` in the sandbox.
-    fn host(&self, port: u16) -> PyResult<String> {
-        Ok(self.handle()?.host(port))
+    /// Whether this process runs it (`LocalSandboxes`), not a server.
+    #[getter]
+    fn is_local(&self) -> PyResult<bool> {
+        Ok(self.handle()?.is_local())
+    }
+
+    /// The URL at which HTTP reaches `port` in the sandbox (a server's relay, or the
+    /// sandbox's own address when local).
+    fn host(&self, port: u16) -> PyResult<Op> {
+        let s = self.handle()?;
+        Ok(Op::serde(async move { s.host(port).await }))
     }
 
     /// A new lifetime in seconds, counted from now; the new info.
@@ -120,10 +129,26 @@ impl Sandbox {
         Ok(Op::serde(async move { s.logs().await }))
     }
 
+    /// The workspace's output as it comes (`follow`: until the sandbox stops); resolves
+    /// to a `LogStream`.
+    #[pyo3(signature = (follow = false))]
+    fn logs_stream(&self, follow: bool) -> PyResult<Op> {
+        let s = self.handle()?;
+        Ok(Op::new(
+            async move { s.logs_stream(follow).await },
+            |py, stream| Ok(Py::new(py, LogStream::new(stream))?.into_any()),
+        ))
+    }
+
     /// Kills it; everything it had is removed.
     fn kill(&self) -> PyResult<Op> {
-        let s = self.handle()?;
-        Ok(Op::unit(async move { s.kill().await }))
+        let mut s = self.handle()?;
+        let shared = self.inner.clone();
+        Ok(Op::unit(async move {
+            s.kill().await?;
+            *shared.lock().expect("not poisoned") = s;
+            Ok(())
+        }))
     }
 }
 
@@ -184,6 +209,62 @@ impl ExecStream {
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             match me.next().await.map_err(to_py)? {
                 Some(ev) => Python::attach(|py| to_python(py, &ev)),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            }
+        })
+    }
+}
+
+/// The workspace's output. Iterating yields `bytes` pieces as they arrive.
+#[pyclass(module = "helix._native", frozen, skip_from_py_object)]
+#[derive(Debug, Clone)]
+pub struct LogStream {
+    inner: Arc<AsyncMutex<helix_client::LogStream>>,
+}
+
+impl LogStream {
+    fn new(s: helix_client::LogStream) -> Self {
+        LogStream {
+            inner: Arc::new(AsyncMutex::new(s)),
+        }
+    }
+
+    async fn next(self) -> helix_client::Result<Option<bytes::Bytes>> {
+        self.inner.lock().await.next_chunk().await
+    }
+}
+
+#[pymethods]
+impl LogStream {
+    /// The next piece (`bytes`), `None` at the end.
+    fn next_chunk(&self) -> Op {
+        Op::new(self.clone().next(), |py, b| match b {
+            Some(b) => Ok(PyBytes::new(py, &b).into_any().unbind()),
+            None => Ok(py.None()),
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let me = self.clone();
+        match py.detach(|| runtime().block_on(me.next())).map_err(to_py)? {
+            Some(b) => Ok(Some(PyBytes::new(py, &b).into_any().unbind())),
+            None => Ok(None),
+        }
+    }
+
+    fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let me = self.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match me.next().await.map_err(to_py)? {
+                Some(b) => Python::attach(|py| Ok(PyBytes::new(py, &b).into_any().unbind())),
                 None => Err(PyStopAsyncIteration::new_err(())),
             }
         })

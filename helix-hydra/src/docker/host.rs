@@ -152,7 +152,8 @@ struct Inner {
     warm: Mutex<Vec<Warm>>,
     warm_wanted: Arc<Notify>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-    _lock: nix::fcntl::Flock<std::fs::File>,
+    /// The prefix lock; `None` once [`DockerHost::shutdown`] gave it up.
+    lock: std::sync::Mutex<Option<nix::fcntl::Flock<std::fs::File>>>,
 }
 
 /// Runs sandboxes, each with its own dockerd in its own network namespace.
@@ -206,7 +207,7 @@ impl DockerHost {
             warm: Mutex::new(Vec::new()),
             warm_wanted: Arc::new(Notify::new()),
             tasks: std::sync::Mutex::new(Vec::new()),
-            _lock: lock,
+            lock: std::sync::Mutex::new(Some(lock)),
             cfg,
         });
         let host = DockerHost { inner };
@@ -246,9 +247,13 @@ impl DockerHost {
         self.inner.warm.lock().await.len()
     }
 
-    /// Kills every sandbox and warm engine and stops background work. The firewall chains
-    /// stay (they hold no per-session state); [`DockerHost::uninstall`] removes them.
+    /// Kills every sandbox and warm engine, stops background work and gives up the
+    /// prefix (another host may start with it); creating a sandbox fails after this
+    /// with `host_unavailable`. The firewall chains stay (they hold no per-session
+    /// state); [`DockerHost::uninstall`] removes them.
     pub async fn shutdown(&self) {
+        // Taken first, so a create racing the shutdown is refused rather than leaked.
+        let lock = self.inner.lock.lock().expect("lock lock").take();
         let tasks: Vec<JoinHandle<()>> = self
             .inner
             .tasks
@@ -281,6 +286,16 @@ impl DockerHost {
                 "shutdown collected half-started engines"
             );
         }
+        drop(lock);
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.lock.lock().expect("lock lock").is_none() {
+            return Err(HydraError::HostUnavailable {
+                host: format!("{} (shut down)", self.inner.cfg.prefix),
+            });
+        }
+        Ok(())
     }
 
     /// Shuts down and removes the firewall chains too.
@@ -602,6 +617,7 @@ async fn start_workspace(inner: &Inner, engine: &Engine, spec: &SandboxSpec) -> 
 impl SandboxRuntime for DockerHost {
     async fn create(&self, spec: SandboxSpec) -> Result<SandboxInfo> {
         spec.validate()?;
+        self.check_open()?;
         let inner = &self.inner;
         // The host's disk size is also the most a sandbox may ask for.
         match (spec.limits.disk_bytes, inner.cfg.default_disk_bytes) {

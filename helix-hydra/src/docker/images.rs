@@ -101,6 +101,29 @@ impl ImageLibrary {
         Ok(())
     }
 
+    /// [`Self::import_rootfs`] with the image's config from an optional
+    /// `ROOTFS.tar.json` beside the tarball (ENV, WORKDIR, CMD); none: defaults.
+    pub fn import_rootfs_with_sidecar(&self, reference: &str, rootfs_tar: &Path) -> Result<()> {
+        let mut sidecar = rootfs_tar.as_os_str().to_owned();
+        sidecar.push(".json");
+        let sidecar = PathBuf::from(sidecar);
+        let config: ImageConfig = match std::fs::read(&sidecar) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| HydraError::InvalidRequest {
+                    reason: format!("bad image config {}: {e}", sidecar.display()),
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ImageConfig::default(),
+            Err(e) => return Err(HydraError::io(format!("read {}", sidecar.display()))(e)),
+        };
+        if !rootfs_tar.is_file() {
+            return Err(HydraError::InvalidRequest {
+                reason: format!("image {reference}: {} is not a file", rootfs_tar.display()),
+            });
+        }
+        self.import_rootfs(reference, rootfs_tar, &config)
+    }
+
     /// Whether the library holds `reference`.
     pub fn contains(&self, reference: &str) -> bool {
         self.paths(reference).is_ok_and(|(tar, _)| tar.exists())

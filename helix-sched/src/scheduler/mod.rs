@@ -51,6 +51,7 @@
 
 mod cluster;
 mod decisions;
+mod embedded;
 mod format;
 mod placement;
 mod queue;
@@ -75,6 +76,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cluster::{share_bytes, Cluster, Gpu, Instance, Runner, RunnerState};
 pub use decisions::DecisionKind;
+pub use embedded::{EmbeddedAction, EmbeddedConfig, EmbeddedRequest, EmbeddedScheduler};
 pub use placement::{admit, place, PlaceMode, PlaceOptions, Placement};
 pub use view::{DecisionView, GpuView, InstanceView, QueuedView, RunnerView, SchedulerView};
 

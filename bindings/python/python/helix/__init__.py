@@ -14,14 +14,23 @@ Sandboxes, as E2B-style SDKs shape them:
 ...     result = sbx.commands.run("python -V", on_stdout=print)
 ...     sbx.files.write("/work/in.txt", b"data")
 
-``AsyncHelix`` / ``AsyncSandbox`` are the same on asyncio. Everything runs in the Rust
+Without a server: ``LocalSandboxes`` runs sandboxes in this process (a dockerd of
+their own each; root and Docker needed), and ``Scheduler`` is Helix's GPU scheduler
+embedded (dicts in, actions out; no I/O):
+
+>>> from helix import LocalSandboxes
+>>> with LocalSandboxes(images={"busybox:1": "rootfs.tar"}) as host:  # doctest: +SKIP
+...     sbx = host.create_sandbox("busybox:1")
+...     print(sbx.commands.run("echo hi")["stdout"])
+
+``AsyncHelix`` / ``AsyncSandbox`` / ``AsyncLocalSandboxes`` are the same on asyncio. Everything runs in the Rust
 ``helix-client`` crate; this package converts types and maps errors (``helix.errors``).
 """
 
 from . import types
-from ._async import AsyncCommands, AsyncFiles, AsyncHelix, AsyncSandbox
-from ._native import ChatStream, ExecStream, __version__
-from ._sync import Commands, Files, Helix, Sandbox
+from ._async import AsyncCommands, AsyncFiles, AsyncHelix, AsyncLocalSandboxes, AsyncSandbox
+from ._native import ChatStream, ExecStream, LogStream, Scheduler, __version__
+from ._sync import Commands, Files, Helix, LocalSandboxes, Sandbox
 from .errors import (
     AuthenticationError,
     ConflictError,
@@ -39,6 +48,7 @@ __all__ = [
     "AsyncCommands",
     "AsyncFiles",
     "AsyncHelix",
+    "AsyncLocalSandboxes",
     "AsyncSandbox",
     "AuthenticationError",
     "ChatStream",
@@ -50,10 +60,13 @@ __all__ = [
     "Helix",
     "HelixError",
     "InvalidRequestError",
+    "LocalSandboxes",
+    "LogStream",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "Sandbox",
+    "Scheduler",
     "ServerError",
     "StreamError",
     "__version__",

@@ -226,15 +226,25 @@ class AsyncSandbox:
     async def refresh(self) -> SandboxInfo:
         return await self._n.refresh()
 
-    def get_host(self, port: int) -> str:
-        """The URL at which the control plane relays HTTP to ``port`` (send the API key)."""
-        return self._n.host(port)
+    async def get_host(self, port: int) -> str:
+        """The URL at which HTTP reaches ``port``: the control plane's relay (send the API
+        key), or the sandbox's own address when it is local."""
+        return await self._n.host(port)
 
     async def set_timeout(self, seconds: float) -> SandboxInfo:
         return await self._n.set_timeout(seconds)
 
     async def logs(self) -> str:
         return await self._n.logs()
+
+    async def logs_stream(self, follow: bool = False) -> _native.LogStream:
+        """The workspace's output as ``bytes`` pieces as they come (``follow``: until it stops)."""
+        return await self._n.logs_stream(follow)
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this process runs it (``AsyncLocalSandboxes``)."""
+        return self._n.is_local
 
     async def kill(self) -> None:
         await self._n.kill()
@@ -249,4 +259,70 @@ class AsyncSandbox:
         return f"AsyncSandbox(id={self.id!r})"
 
 
-__all__ = ["AsyncCommands", "AsyncFiles", "AsyncHelix", "AsyncSandbox"]
+class AsyncLocalSandboxes:
+    """Sandboxes run by this process, no server (see ``LocalSandboxes``); made with
+    ``await AsyncLocalSandboxes.start(...)``. As an async context manager, every sandbox
+    it made is killed on exit."""
+
+    def __init__(self, n: _native.LocalSandboxes) -> None:
+        self._n = n
+
+    @classmethod
+    async def start(
+        cls,
+        state_dir: Optional[str] = None,
+        *,
+        images: Optional[Mapping[str, str]] = None,
+        prefix: Optional[str] = None,
+        uplink_pool: Optional[str] = None,
+        container_pool: Optional[str] = None,
+        max_sandboxes: Optional[int] = None,
+        disk_bytes: Optional[int] = None,
+        warm: Optional[int] = None,
+    ) -> AsyncLocalSandboxes:
+        """Starts the host. ``images`` maps ``name:tag`` to a root filesystem tarball."""
+        cfg = _common.local_config(
+            state_dir,
+            images=images,
+            prefix=prefix,
+            uplink_pool=uplink_pool,
+            container_pool=container_pool,
+            max_sandboxes=max_sandboxes,
+            disk_bytes=disk_bytes,
+            warm=warm,
+        )
+        return cls(await _native.LocalSandboxes.start(cfg))
+
+    async def create_sandbox(
+        self,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> AsyncSandbox:
+        spec = _common.sandbox_spec(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
+        return AsyncSandbox(await self._n.create_sandbox(spec))
+
+    async def connect_sandbox(self, sandbox_id: str) -> AsyncSandbox:
+        return AsyncSandbox(await self._n.connect_sandbox(sandbox_id))
+
+    async def list_sandboxes(self) -> list[SandboxInfo]:
+        return await self._n.list_sandboxes()
+
+    async def shutdown(self) -> None:
+        """Kills every sandbox of this host and stops it."""
+        await self._n.shutdown()
+
+    async def __aenter__(self) -> AsyncLocalSandboxes:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+
+__all__ = ["AsyncCommands", "AsyncFiles", "AsyncHelix", "AsyncLocalSandboxes", "AsyncSandbox"]

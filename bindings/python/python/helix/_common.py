@@ -64,5 +64,35 @@ def exec_spec(
     return spec
 
 
+def local_config(
+    state_dir: Optional[str],
+    *,
+    images: Optional[Mapping[str, str]],
+    prefix: Optional[str],
+    uplink_pool: Optional[str],
+    container_pool: Optional[str],
+    max_sandboxes: Optional[int],
+    disk_bytes: Optional[int],
+    warm: Optional[int],
+) -> dict[str, Any]:
+    """The local host's settings; what is left out takes helix-client's default."""
+    cfg: dict[str, Any] = {}
+    if state_dir is not None:
+        cfg["state_dir"] = os.fspath(state_dir)
+    if images:
+        cfg["images"] = [[name, os.fspath(path)] for name, path in images.items()]
+    for key, value in (
+        ("prefix", prefix),
+        ("uplink_pool", uplink_pool),
+        ("container_pool", container_pool),
+        ("max_sandboxes", max_sandboxes),
+        ("disk_bytes", disk_bytes),
+        ("warm", warm),
+    ):
+        if value is not None:
+            cfg[key] = value
+    return cfg
+
+
 def describe(cmd: Command) -> str:
     return cmd if isinstance(cmd, str) else shlex.join(cmd)

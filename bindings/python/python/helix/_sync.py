@@ -220,14 +220,24 @@ class Sandbox:
         return self._n.refresh().wait()
 
     def get_host(self, port: int) -> str:
-        """The URL at which the control plane relays HTTP to ``port`` (send the API key)."""
-        return self._n.host(port)
+        """The URL at which HTTP reaches ``port``: the control plane's relay (send the API
+        key), or the sandbox's own address when it is local."""
+        return self._n.host(port).wait()
 
     def set_timeout(self, seconds: float) -> SandboxInfo:
         return self._n.set_timeout(seconds).wait()
 
     def logs(self) -> str:
         return self._n.logs().wait()
+
+    def logs_stream(self, follow: bool = False) -> _native.LogStream:
+        """The workspace's output as ``bytes`` pieces as they come (``follow``: until it stops)."""
+        return self._n.logs_stream(follow).wait()
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this process runs it (``LocalSandboxes``)."""
+        return self._n.is_local
 
     def kill(self) -> None:
         self._n.kill().wait()
@@ -242,4 +252,66 @@ class Sandbox:
         return f"Sandbox(id={self.id!r})"
 
 
-__all__ = ["Commands", "Files", "Helix", "Sandbox"]
+class LocalSandboxes:
+    """Sandboxes run by this process, no server: a dockerd of their own each (needs root
+    and Docker's binaries). The same ``Sandbox`` objects as a server's. As a context
+    manager, every sandbox it made is killed on exit."""
+
+    def __init__(
+        self,
+        state_dir: Optional[str] = None,
+        *,
+        images: Optional[Mapping[str, str]] = None,
+        prefix: Optional[str] = None,
+        uplink_pool: Optional[str] = None,
+        container_pool: Optional[str] = None,
+        max_sandboxes: Optional[int] = None,
+        disk_bytes: Optional[int] = None,
+        warm: Optional[int] = None,
+    ) -> None:
+        """Starts the host. ``images`` maps ``name:tag`` to a root filesystem tarball."""
+        cfg = _common.local_config(
+            state_dir,
+            images=images,
+            prefix=prefix,
+            uplink_pool=uplink_pool,
+            container_pool=container_pool,
+            max_sandboxes=max_sandboxes,
+            disk_bytes=disk_bytes,
+            warm=warm,
+        )
+        self._n = _native.LocalSandboxes.start(cfg).wait()
+
+    def create_sandbox(
+        self,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> Sandbox:
+        spec = _common.sandbox_spec(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
+        return Sandbox(self._n.create_sandbox(spec).wait())
+
+    def connect_sandbox(self, sandbox_id: str) -> Sandbox:
+        return Sandbox(self._n.connect_sandbox(sandbox_id).wait())
+
+    def list_sandboxes(self) -> list[SandboxInfo]:
+        return self._n.list_sandboxes().wait()
+
+    def shutdown(self) -> None:
+        """Kills every sandbox of this host and stops it."""
+        self._n.shutdown().wait()
+
+    def __enter__(self) -> LocalSandboxes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+__all__ = ["Commands", "Files", "Helix", "LocalSandboxes", "Sandbox"]
