@@ -4,7 +4,8 @@
 #           (_native.pyi) checked against the built module (mypy.stubtest) and the package
 #           type-checked (mypy --strict): drift fails.
 #   node:   the napi-rs addon and its generated native.d.ts (drift from the committed one
-#           fails), packed with npm pack and installed with npm into a FRESH folder with the
+#           fails; it and the hand-written index.d.ts must compile with tsc --strict),
+#           packed with npm pack and installed with npm into a FRESH folder with the
 #           tests copied in.
 #   uniffi: the helix-uniffi cdylib and the Python, Kotlin and Swift bindings generated
 #           from it by its own uniffi-bindgen (bindings/uniffi/build.sh: Kotlin and Swift
@@ -78,6 +79,9 @@ build_node() {
     git -C "$here" diff --stat HEAD -- node/native.d.ts node/native.js >&2
     fail "the generated node/native.d.ts or native.js differ from the committed ones: commit them"
   fi
+  echo "    node: type declarations compile (tsc --strict index.d.ts native.d.ts)"
+  (cd "$dir" && quiet ./node_modules/.bin/tsc --noEmit --strict --types node --target es2022 \
+    --lib es2022,esnext.disposable --module commonjs index.d.ts native.d.ts)
   echo "    node: npm pack, npm install into a fresh folder"
   rm -rf "$pack" "$out"
   mkdir -p "$pack" "$out"

@@ -21,7 +21,8 @@
 #                            GStreamer (x264enc or openh264enc)
 #   HELIX_TEST_REQUIRE_WAYLAND=1 Wayland capture tests must fail, not skip, without Sway
 #                            and wf-recorder
-#   HELIX_SDK_PYTHON, HELIX_SDK_NODE_DIR  the SDKs as bindings/build.sh installed them
+#   HELIX_SDK_PYTHON, HELIX_SDK_NODE_DIR, HELIX_SDK_UNIFFI_DIR  the SDKs as
+#                            bindings/build.sh installed them
 #   HELIX_TEST_REQUIRE_SDK=1 the SDK suites (sdk_e2e) must fail, not skip, without them
 #   HELIX_TEST_REQUIRE_DOCKER=1 sandbox tests (real dockerd per sandbox, as root) must fail, not
 #                            skip, without docker.io, iptables, iproute2 and busybox-static
