@@ -55,6 +55,10 @@ left=$("$py" -c 'import helix; print(sum(s["labels"].get("job") == "ci" and s["s
 echo "examples: python/ci_job.py with a local sandbox (no server)"
 expect 0 'ok   env' 'tests exited 0' -- \
   env -u HELIX_URL -u HELIX_API_KEY "$py" "$here/python/ci_job.py" --local "$HELIX_LOCAL_ROOTFS" --image hxexample/ci:1
+# The local host it ran shut down with it: no network namespace of its prefix is left.
+if ip netns list | grep -q '^hxl-'; then
+  fail "ci_job.py --local left network namespaces: $(ip netns list | grep '^hxl-' | tr '\n' ' ')"
+fi
 
 echo "examples: node/chat.mjs streams an answer"
 mkdir -p "$HELIX_SDK_NODE_DIR/examples"

@@ -123,17 +123,20 @@ export class LocalSandboxes {
   createSandbox(image: string, opts?: SandboxOptions): Promise<Sandbox>
   connectSandbox(sandboxId: string): Promise<Sandbox>
   listSandboxes(): Promise<SandboxInfo[]>
+  /** Kills every sandbox of this host and stops it. Call it (or `await using`): a process
+   * that exits without it leaves its sandboxes until a host with that prefix starts. */
   shutdown(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
 }
 
 export interface GpuInfo { index: number; name: string; total_bytes: number; free_bytes: number }
 export interface ModelOffer {
   name: string; runtime: 'llama_cpp' | 'ollama' | 'vllm'; memory_bytes: number
-  context_len: number; parallel: number; embeddings: boolean; max_gpus: number
+  context_len: number; parallel: number; embeddings?: boolean; max_gpus?: number
 }
 export interface InstanceStatus {
   instance: string; model: string; gpus: number[]
-  state: 'loading' | 'ready' | 'restarting' | 'stopped' | 'failed'; message: string | null
+  state: 'loading' | 'ready' | 'restarting' | 'stopped' | 'failed'; message?: string | null
 }
 export interface RunnerReport {
   id: string; name: string; gpus: GpuInfo[]; offers: ModelOffer[]; instances: InstanceStatus[]

@@ -78,8 +78,10 @@ def main() -> int:
             print(f"junit.xml: {report.strip()}")
             with open("junit.xml", "w") as f:
                 f.write(report)
-            print(f"tests exited {result['exit_code']}; sandbox {sbx.id} torn down")
-            return int(result["exit_code"])
+            sandbox_id, code = sbx.id, int(result["exit_code"])
+        # Leaving the block killed the sandbox (and stopped a local host).
+        print(f"tests exited {code}; sandbox {sandbox_id} torn down")
+        return code
     except HelixError as e:
         print(f"error: {e.code} ({e.status}): {e.message}", file=sys.stderr)
         return 1

@@ -15,11 +15,12 @@ use std::sync::Arc;
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {
-    /// Engine data roots and the image library live here (kept between runs). Default
-    /// `/var/tmp/helix-local`.
+    /// This host's engine data roots, address pools and image library live in
+    /// `STATE_DIR/PREFIX` (kept between runs). Default `/var/tmp/helix-local`.
     pub state_dir: PathBuf,
     /// Names of this host's namespaces, links and firewall chains: 2-4 lowercase
     /// letters, one host per prefix per machine (`helix serve` uses `hx`). Default `hxl`.
+    /// Hosts running at the same time need their own prefixes AND their own pools.
     pub prefix: String,
     /// The /30 host links come from here. Default `10.249.0.0/16`.
     pub uplink_pool: String,
@@ -94,12 +95,14 @@ impl LocalSandboxes {
     /// Starts a Docker sandbox host in this process (collecting whatever a crashed
     /// earlier host with the same prefix left behind).
     pub async fn start(cfg: LocalConfig) -> Result<Self> {
-        let state_dir = std::path::absolute(&cfg.state_dir).map_err(|e| {
-            Error::new(
-                crate::INVALID_ARGUMENT,
-                format!("state_dir {}: {e}", cfg.state_dir.display()),
-            )
-        })?;
+        let state_dir = std::path::absolute(&cfg.state_dir)
+            .map_err(|e| {
+                Error::new(
+                    crate::INVALID_ARGUMENT,
+                    format!("state_dir {}: {e}", cfg.state_dir.display()),
+                )
+            })?
+            .join(&cfg.prefix);
         let mut dc = DockerConfig::new(&state_dir, format!("/run/helix-hydra/{}", cfg.prefix));
         dc.prefix = cfg.prefix.clone();
         let pool = |what: &str, s: &str| {
@@ -117,6 +120,8 @@ impl LocalSandboxes {
             .first()
             .map(|(n, _)| vec![n.clone()])
             .unwrap_or_default();
+        // Checked before anything is written under STATE_DIR/PREFIX.
+        dc.validate().map_err(hydra_error)?;
         let library = ImageLibrary::new(state_dir.join("images"));
         for (name, path) in &cfg.images {
             library

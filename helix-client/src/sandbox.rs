@@ -276,11 +276,20 @@ impl Sandbox {
         Ok(LogStream { body })
     }
 
-    /// Kills it; everything it had is removed.
+    /// Kills it; everything it had is removed. Killing a sandbox that is already gone
+    /// (killed before, or past its timeout) succeeds, so `kill` in cleanup code never
+    /// hides the error that led there.
     pub async fn kill(&mut self) -> Result<()> {
-        match &self.backend {
-            Backend::Remote(c) => c.empty(c.request(Method::DELETE, &self.base())).await?,
-            Backend::Local(rt) => rt.kill(&self.info.id).await.map_err(hydra_error)?,
+        if self.info.state == helix_hydra::SandboxState::Stopped {
+            return Ok(());
+        }
+        let done = match &self.backend {
+            Backend::Remote(c) => c.empty(c.request(Method::DELETE, &self.base())).await,
+            Backend::Local(rt) => rt.kill(&self.info.id).await.map_err(hydra_error),
+        };
+        match done {
+            Err(e) if e.code != "sandbox_not_found" => return Err(e),
+            _ => {}
         }
         self.info.state = helix_hydra::SandboxState::Stopped;
         Ok(())

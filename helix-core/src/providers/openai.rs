@@ -52,12 +52,17 @@ fn unreachable_err(e: reqwest::Error) -> CoreError {
     }
 }
 
+/// A send that failed this soon did not reach a model that started working on it.
+const STALE_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Whether a send failed because a pooled keep-alive connection was closed by the
 /// upstream as the request went out (the race every HTTP/1.1 client pool has with a
-/// server's idle timeout). The upstream never read the request, so it is sent again
-/// once, on a new connection.
-fn stale_connection(e: &reqwest::Error) -> bool {
-    if e.is_timeout() || e.is_connect() || !e.is_request() {
+/// server's idle timeout), which is sent again once, on a new connection. Only a
+/// failure within [`STALE_WITHIN`] of sending counts: a connection that breaks later
+/// may have carried a request the upstream was working on (and may bill), and that is
+/// never sent twice.
+fn stale_connection(e: &reqwest::Error, after: std::time::Duration) -> bool {
+    if after > STALE_WITHIN || e.is_timeout() || e.is_connect() || !e.is_request() {
         return false;
     }
     let why = causes(e).to_ascii_lowercase();
@@ -120,8 +125,9 @@ impl OpenAiProvider {
         path: &str,
         body: &impl serde::Serialize,
     ) -> Result<reqwest::Response> {
+        let sent = std::time::Instant::now();
         let resp = match self.post(path).json(body).send().await {
-            Err(e) if stale_connection(&e) => {
+            Err(e) if stale_connection(&e, sent.elapsed()) => {
                 tracing::debug!(error = %e.without_url(), "stale upstream connection; sending again");
                 self.post(path).json(body).send().await
             }

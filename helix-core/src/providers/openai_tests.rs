@@ -82,14 +82,20 @@ async fn a_keep_alive_connection_closed_by_the_upstream_is_retried_once() {
 async fn an_upstream_that_keeps_closing_fails_with_the_cause() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = requests.clone();
     tokio::spawn(async move {
         loop {
             let (mut s, _) = listener.accept().await.unwrap();
-            read_request(&mut s).await;
+            if read_request(&mut s).await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
         }
     });
     let p = OpenAiProvider::new(reqwest::Client::new(), &base, None);
     let e = p.chat(&request()).await.unwrap_err();
+    // Sent twice (the first try and the one retry), never more.
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
     let CoreError::Upstream { status, message } = e else {
         panic!("{e:?}")
     };
@@ -98,4 +104,25 @@ async fn an_upstream_that_keeps_closing_fails_with_the_cause() {
         message.contains("connection closed before message completed"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_connection_that_breaks_after_a_while_is_not_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            if read_request(&mut s).await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // The model "works" on it, then the upstream dies without answering.
+                tokio::time::sleep(STALE_WITHIN * 2).await;
+            }
+        }
+    });
+    let p = OpenAiProvider::new(reqwest::Client::new(), &base, None);
+    p.chat(&request()).await.unwrap_err();
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -90,7 +90,8 @@ impl DockerConfig {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the settings (what [`DockerHost::start`] checks first).
+    pub fn validate(&self) -> Result<()> {
         let p = &self.prefix;
         if !(2..=4).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_lowercase()) {
             return Err(HydraError::invalid(
@@ -252,8 +253,12 @@ impl DockerHost {
     /// with `host_unavailable`. The firewall chains stay (they hold no per-session
     /// state); [`DockerHost::uninstall`] removes them.
     pub async fn shutdown(&self) {
-        // Taken first, so a create racing the shutdown is refused rather than leaked.
-        let lock = self.inner.lock.lock().expect("lock lock").take();
+        // Taken first: a create racing the shutdown is refused (and gives its engine back)
+        // rather than leaked. A second shutdown does nothing: the prefix may already be
+        // another host's, whose engines the collection below would take.
+        let Some(lock) = self.inner.lock.lock().expect("lock lock").take() else {
+            return;
+        };
         let tasks: Vec<JoinHandle<()>> = self
             .inner
             .tasks
@@ -291,9 +296,7 @@ impl DockerHost {
 
     fn check_open(&self) -> Result<()> {
         if self.inner.lock.lock().expect("lock lock").is_none() {
-            return Err(HydraError::HostUnavailable {
-                host: format!("{} (shut down)", self.inner.cfg.prefix),
-            });
+            return Err(closed(&self.inner.cfg.prefix));
         }
         Ok(())
     }
@@ -338,6 +341,12 @@ async fn state_of(s: &Session) -> SandboxState {
             SandboxState::Running
         }
         _ => SandboxState::Stopped,
+    }
+}
+
+fn closed(prefix: &str) -> HydraError {
+    HydraError::HostUnavailable {
+        host: format!("{prefix} (shut down)"),
     }
 }
 
@@ -778,12 +787,22 @@ impl Inner {
         };
         let mut base_env = proxy_env();
         base_env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+        // Checked again under the sessions lock: a shutdown that began while this engine
+        // started has listed (or will list) the sessions to kill after closing the host,
+        // so a sandbox added now would be left behind. Closed: give the engine back.
+        let mut sessions = inner.sessions.write().await;
+        if inner.lock.lock().expect("lock lock").is_none() {
+            drop(sessions);
+            inner.destroy_engine(engine).await;
+            return Err(closed(&inner.cfg.prefix));
+        }
         let session = Arc::new(Session {
             info: std::sync::Mutex::new(info.clone()),
             engine: Arc::new(engine),
             base_env,
         });
-        inner.sessions.write().await.insert(id, session);
+        sessions.insert(id, session);
+        drop(sessions);
         tracing::info!("sandbox created");
         Ok(info)
     }

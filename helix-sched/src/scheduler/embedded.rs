@@ -53,11 +53,18 @@ impl Default for EmbeddedConfig {
     }
 }
 
+/// Most seconds a time or duration may be (about 317 years), so that no sum of the
+/// scheduler's clock and a duration can overflow an `Instant`.
+const MAX_SECS: f64 = 1e10;
+
 fn secs(what: &str, v: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(v).map_err(|_| SchedError::InvalidConfig {
-        what: what.to_owned(),
-        reason: format!("{v} is not a number of seconds (0 or more)"),
-    })
+    if !(0.0..=MAX_SECS).contains(&v) {
+        return Err(SchedError::InvalidConfig {
+            what: what.to_owned(),
+            reason: format!("{v} is not a number of seconds from 0 to {MAX_SECS}"),
+        });
+    }
+    Ok(Duration::from_secs_f64(v))
 }
 
 impl TryFrom<EmbeddedConfig> for SchedulerConfig {
@@ -375,6 +382,11 @@ mod tests {
         assert_eq!(e.code(), "invalid_config");
         let e = s.enqueue(req("a", Some(f64::NAN)), None).unwrap_err();
         assert_eq!(e.code(), "invalid_config");
+        // Huge times are refused, not a panic (an Instant would overflow).
+        assert_eq!(s.tick(Some(1e19)).unwrap_err().code(), "invalid_config");
+        let e = s.enqueue(req("a", Some(f64::MAX)), None).unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        assert!(s.tick(None).is_ok());
         let e = EmbeddedScheduler::new(EmbeddedConfig {
             keep_alive_secs: -5.0,
             ..EmbeddedConfig::default()

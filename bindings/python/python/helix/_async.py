@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Awaitable, Callable, Mapping, Optional, Union
 
 from . import _common, _native
@@ -266,6 +267,8 @@ class AsyncLocalSandboxes:
 
     def __init__(self, n: _native.LocalSandboxes) -> None:
         self._n = n
+        # Shut down at interpreter exit too if the program did not.
+        self._finalizer = weakref.finalize(self, _common.shutdown_quietly, n)
 
     @classmethod
     async def start(
@@ -315,8 +318,9 @@ class AsyncLocalSandboxes:
         return await self._n.list_sandboxes()
 
     async def shutdown(self) -> None:
-        """Kills every sandbox of this host and stops it."""
+        """Kills every sandbox of this host and stops it (also done at interpreter exit)."""
         await self._n.shutdown()
+        self._finalizer.detach()
 
     async def __aenter__(self) -> AsyncLocalSandboxes:
         return self

@@ -94,5 +94,10 @@ def local_config(
     return cfg
 
 
+def shutdown_quietly(host: Any) -> None:
+    """Stops a local sandbox host (``_native.LocalSandboxes``); for finalizers."""
+    host.shutdown().wait()
+
+
 def describe(cmd: Command) -> str:
     return cmd if isinstance(cmd, str) else shlex.join(cmd)

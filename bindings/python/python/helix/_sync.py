@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Mapping, Optional
 
 from . import _common, _native
@@ -281,6 +282,9 @@ class LocalSandboxes:
             warm=warm,
         )
         self._n = _native.LocalSandboxes.start(cfg).wait()
+        # The host's sandboxes live only as long as this process drives them: shut down
+        # at interpreter exit too if the program did not.
+        self._finalizer = weakref.finalize(self, _common.shutdown_quietly, self._n)
 
     def create_sandbox(
         self,
@@ -304,8 +308,8 @@ class LocalSandboxes:
         return self._n.list_sandboxes().wait()
 
     def shutdown(self) -> None:
-        """Kills every sandbox of this host and stops it."""
-        self._n.shutdown().wait()
+        """Kills every sandbox of this host and stops it (also done at interpreter exit)."""
+        self._finalizer()
 
     def __enter__(self) -> LocalSandboxes:
         return self

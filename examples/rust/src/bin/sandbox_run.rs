@@ -81,7 +81,14 @@ async fn main() -> anyhow::Result<()> {
     std::process::exit(code.clamp(0, 255) as i32)
 }
 
+/// Runs the command and kills the sandbox, whatever happened.
 async fn run(mut sandbox: Sandbox, cmd: &[String]) -> anyhow::Result<i64> {
+    let result = run_in(&sandbox, cmd).await;
+    sandbox.kill().await?;
+    result
+}
+
+async fn run_in(sandbox: &Sandbox, cmd: &[String]) -> anyhow::Result<i64> {
     let mut stream = sandbox.run(ExecSpec::new(cmd.iter().cloned())).await?;
     let mut code = -1;
     while let Some(ev) = stream.next_event().await? {
@@ -96,6 +103,5 @@ async fn run(mut sandbox: Sandbox, cmd: &[String]) -> anyhow::Result<i64> {
         Err(e) if e.is_not_found() => println!("(no /tmp/result.txt)"),
         Err(e) => return Err(e.into()),
     }
-    sandbox.kill().await?;
     Ok(code)
 }
