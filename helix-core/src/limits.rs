@@ -23,13 +23,19 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     level: f64,
+    capacity: f64,
     at: DateTime<Utc>,
 }
 
 impl Bucket {
-    fn refill(&mut self, capacity: f64, now: DateTime<Utc>) {
+    fn level_at(&self, now: DateTime<Utc>) -> f64 {
         let secs = (now - self.at).num_milliseconds().max(0) as f64 / 1000.0;
-        self.level = (self.level + secs * capacity / 60.0).min(capacity);
+        (self.level + secs * self.capacity / 60.0).min(self.capacity)
+    }
+
+    fn refill(&mut self, capacity: f64, now: DateTime<Utc>) {
+        self.capacity = capacity;
+        self.level = self.level_at(now);
         self.at = now;
     }
 
@@ -41,15 +47,45 @@ impl Bucket {
 }
 
 /// In-process token buckets keyed by `"user:<id>:rpm"`, `"key:<id>:tpm"` and the like.
+///
+/// A bucket that has filled up again is the same as no bucket, so every
+/// [`PRUNE_EVERY`] calls the full ones are dropped: memory follows the callers active in
+/// the last minute, not every caller since the start.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<String, Bucket>>,
+    calls: std::sync::atomic::AtomicU64,
 }
 
+/// How many `acquire` calls pass between two prunings of full buckets.
+pub const PRUNE_EVERY: u64 = 1024;
+
 impl RateLimiter {
+    /// Buckets held now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no bucket is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops the buckets that are full at `now` (they would be made the same again).
+    pub fn prune(&self, now: DateTime<Utc>) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.retain(|_, b| b.level_at(now) < b.capacity);
+    }
+
     /// Takes one request from every bucket in `checks` (`(key, requests/min, tokens/min)`),
     /// or none of them: `Err(seconds to wait)` when any is empty.
     pub fn acquire(&self, checks: &[(String, Limits)], now: DateTime<Utc>) -> Result<(), u64> {
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.prune(now);
+        }
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = 0;
         for (key, limits) in checks {
@@ -98,6 +134,7 @@ fn bucket<'a>(
 ) -> &'a mut Bucket {
     let b = buckets.entry(key.to_owned()).or_insert(Bucket {
         level: capacity,
+        capacity,
         at: now,
     });
     b.refill(capacity, now);
@@ -188,6 +225,44 @@ mod tests {
             );
         }
         assert!(l.acquire(&user_only, t0).is_err());
+    }
+
+    #[test]
+    fn full_buckets_are_pruned_and_busy_ones_kept() {
+        let l = RateLimiter::default();
+        let t0 = Utc::now();
+        // One busy caller in debt, and many callers that made one call each.
+        let busy = checks(Some(10), Some(600));
+        l.acquire(&busy, t0).unwrap();
+        l.charge(&busy, 6000, t0);
+        for i in 0..500 {
+            let c = vec![(
+                format!("user:{i}"),
+                Limits {
+                    requests_per_minute: Some(60),
+                    tokens_per_minute: None,
+                },
+            )];
+            l.acquire(&c, t0).unwrap();
+        }
+        assert_eq!(l.len(), 502);
+        // A minute later the one-call callers are full again; the busy caller's tokens
+        // are still 4,800 in debt (5,400 less a minute at 10 tokens/s).
+        l.prune(t0 + Duration::seconds(60));
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.acquire(&busy, t0 + Duration::seconds(60)), Err(480));
+        // Pruning runs by itself every PRUNE_EVERY calls.
+        let other = checks(Some(1_000_000), None);
+        let later = t0 + Duration::seconds(700);
+        for _ in 0..PRUNE_EVERY {
+            let _ = l.acquire(&other, later);
+        }
+        assert!(l.len() <= 2, "{}", l.len());
+        // A pruned bucket comes back full: the limit still holds after pruning.
+        let one = checks(Some(1), None);
+        assert!(l.acquire(&one, later).is_ok());
+        l.prune(later);
+        assert_eq!(l.acquire(&one, later), Err(60));
     }
 
     #[test]
