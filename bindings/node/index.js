@@ -68,6 +68,15 @@ function now(f) {
   }
 }
 
+/** The values `next()` resolves to, up to the first null. */
+async function* items(next) {
+  for (;;) {
+    const item = await next()
+    if (item === null) return
+    yield item
+  }
+}
+
 /** An answer being written: `for await (const text of stream)`. */
 class ChatStream {
   constructor(n) {
@@ -89,12 +98,8 @@ class ChatStream {
   get interaction() {
     return this._n.interaction
   }
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const text = await this.nextText()
-      if (text === null) return
-      yield text
-    }
+  [Symbol.asyncIterator]() {
+    return items(() => this.nextText())
   }
 }
 
@@ -110,12 +115,8 @@ class ExecStream {
   wait() {
     return call(this._n.wait())
   }
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const ev = await this.nextEvent()
-      if (ev === null) return
-      yield ev
-    }
+  [Symbol.asyncIterator]() {
+    return items(() => this.nextEvent())
   }
 }
 
@@ -128,12 +129,8 @@ class LogStream {
   nextChunk() {
     return call(this._n.nextChunk())
   }
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const chunk = await this.nextChunk()
-      if (chunk === null) return
-      yield chunk
-    }
+  [Symbol.asyncIterator]() {
+    return items(() => this.nextChunk())
   }
 }
 
@@ -250,9 +247,25 @@ class Sandbox {
   }
 }
 
+/** What a server client and a local host share: making and finding sandboxes. */
+class SandboxSource {
+  /** A sandbox running `image` (opts: `timeout` seconds, `env`, `labels`, `cpus`,
+   * `memoryBytes`). */
+  async createSandbox(image, opts = {}) {
+    return new Sandbox(await call(this._n.createSandbox(sandboxSpec(image, opts))))
+  }
+  async connectSandbox(sandboxId) {
+    return new Sandbox(await call(this._n.connectSandbox(sandboxId)))
+  }
+  listSandboxes() {
+    return call(this._n.listSandboxes())
+  }
+}
+
 /** A Helix server reached with an API key (`HELIX_URL` / `HELIX_API_KEY` by default). */
-class Helix {
+class Helix extends SandboxSource {
   constructor(baseUrl, apiKey) {
+    super()
     const url = baseUrl || process.env.HELIX_URL || 'http://localhost:8080'
     const key = apiKey || process.env.HELIX_API_KEY || ''
     this._n = now(() => new native.Client(url, key, `helix-node/${version}`))
@@ -297,24 +310,14 @@ class Helix {
   deleteApp(appId) {
     return call(this._n.deleteApp(appId))
   }
-  /** A sandbox running `image` (opts: `timeout` seconds, `env`, `labels`, `cpus`,
-   * `memoryBytes`). */
-  async createSandbox(image, opts = {}) {
-    return new Sandbox(await call(this._n.createSandbox(sandboxSpec(image, opts))))
-  }
-  async connectSandbox(sandboxId) {
-    return new Sandbox(await call(this._n.connectSandbox(sandboxId)))
-  }
-  listSandboxes() {
-    return call(this._n.listSandboxes())
-  }
 }
 
 /** Sandboxes run by this process, no server: a dockerd of their own each (needs root
  * and Docker's binaries). Made with `await LocalSandboxes.start({...})`; hands out the
  * same `Sandbox` objects as a server. */
-class LocalSandboxes {
+class LocalSandboxes extends SandboxSource {
   constructor(n) {
+    super()
     this._n = n
   }
   /** Starts the host. `opts`: `stateDir`, `images` (`{"name:tag": "rootfs.tar"}`),
@@ -328,15 +331,6 @@ class LocalSandboxes {
     for (const [js, rust] of Object.entries(keys)) if (opts[js] !== undefined) cfg[rust] = opts[js]
     if (opts.images) cfg.images = Object.entries(opts.images)
     return new LocalSandboxes(await call(native.LocalSandboxes.start(cfg)))
-  }
-  async createSandbox(image, opts = {}) {
-    return new Sandbox(await call(this._n.createSandbox(sandboxSpec(image, opts))))
-  }
-  async connectSandbox(sandboxId) {
-    return new Sandbox(await call(this._n.connectSandbox(sandboxId)))
-  }
-  listSandboxes() {
-    return call(this._n.listSandboxes())
   }
   /** Kills every sandbox of this host and stops it. */
   shutdown() {

@@ -22,8 +22,37 @@ from .types import (
 Callback = Callable[[str], Union[None, Awaitable[None]]]
 
 
-class AsyncHelix:
+class _SandboxSource:
+    """What a server client and a local host share: making and finding sandboxes."""
+
+    _n: _native.Client | _native.LocalSandboxes
+
+    async def create_sandbox(
+        self,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> AsyncSandbox:
+        spec = _common.sandbox_spec(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
+        return AsyncSandbox(await self._n.create_sandbox(spec))
+
+    async def connect_sandbox(self, sandbox_id: str) -> AsyncSandbox:
+        return AsyncSandbox(await self._n.connect_sandbox(sandbox_id))
+
+    async def list_sandboxes(self) -> list[SandboxInfo]:
+        return await self._n.list_sandboxes()
+
+
+class AsyncHelix(_SandboxSource):
     """A Helix server reached with an API key (``HELIX_URL`` / ``HELIX_API_KEY`` by default)."""
+
+    _n: _native.Client
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None) -> None:
         url, key = _common.server(base_url, api_key)
@@ -88,27 +117,6 @@ class AsyncHelix:
 
     async def delete_app(self, app_id: str) -> None:
         await self._n.delete_app(app_id)
-
-    async def create_sandbox(
-        self,
-        image: str,
-        *,
-        timeout: Optional[float] = None,
-        env: Optional[Mapping[str, str]] = None,
-        labels: Optional[Mapping[str, str]] = None,
-        cpus: Optional[float] = None,
-        memory_bytes: Optional[int] = None,
-    ) -> AsyncSandbox:
-        spec = _common.sandbox_spec(
-            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
-        )
-        return AsyncSandbox(await self._n.create_sandbox(spec))
-
-    async def connect_sandbox(self, sandbox_id: str) -> AsyncSandbox:
-        return AsyncSandbox(await self._n.connect_sandbox(sandbox_id))
-
-    async def list_sandboxes(self) -> list[SandboxInfo]:
-        return await self._n.list_sandboxes()
 
 
 async def _call(cb: Optional[Callback], data: str) -> None:
@@ -260,10 +268,12 @@ class AsyncSandbox:
         return f"AsyncSandbox(id={self.id!r})"
 
 
-class AsyncLocalSandboxes:
+class AsyncLocalSandboxes(_SandboxSource):
     """Sandboxes run by this process, no server (see ``LocalSandboxes``); made with
     ``await AsyncLocalSandboxes.start(...)``. As an async context manager, every sandbox
     it made is killed on exit."""
+
+    _n: _native.LocalSandboxes
 
     def __init__(self, n: _native.LocalSandboxes) -> None:
         self._n = n
@@ -295,27 +305,6 @@ class AsyncLocalSandboxes:
             warm=warm,
         )
         return cls(await _native.LocalSandboxes.start(cfg))
-
-    async def create_sandbox(
-        self,
-        image: str,
-        *,
-        timeout: Optional[float] = None,
-        env: Optional[Mapping[str, str]] = None,
-        labels: Optional[Mapping[str, str]] = None,
-        cpus: Optional[float] = None,
-        memory_bytes: Optional[int] = None,
-    ) -> AsyncSandbox:
-        spec = _common.sandbox_spec(
-            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
-        )
-        return AsyncSandbox(await self._n.create_sandbox(spec))
-
-    async def connect_sandbox(self, sandbox_id: str) -> AsyncSandbox:
-        return AsyncSandbox(await self._n.connect_sandbox(sandbox_id))
-
-    async def list_sandboxes(self) -> list[SandboxInfo]:
-        return await self._n.list_sandboxes()
 
     async def shutdown(self) -> None:
         """Kills every sandbox of this host and stops it (also done at interpreter exit)."""

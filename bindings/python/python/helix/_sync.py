@@ -20,8 +20,37 @@ from .types import (
 )
 
 
-class Helix:
+class _SandboxSource:
+    """What a server client and a local host share: making and finding sandboxes."""
+
+    _n: _native.Client | _native.LocalSandboxes
+
+    def create_sandbox(
+        self,
+        image: str,
+        *,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        cpus: Optional[float] = None,
+        memory_bytes: Optional[int] = None,
+    ) -> Sandbox:
+        spec = _common.sandbox_spec(
+            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
+        )
+        return Sandbox(self._n.create_sandbox(spec).wait())
+
+    def connect_sandbox(self, sandbox_id: str) -> Sandbox:
+        return Sandbox(self._n.connect_sandbox(sandbox_id).wait())
+
+    def list_sandboxes(self) -> list[SandboxInfo]:
+        return self._n.list_sandboxes().wait()
+
+
+class Helix(_SandboxSource):
     """A Helix server reached with an API key (``HELIX_URL`` / ``HELIX_API_KEY`` by default)."""
+
+    _n: _native.Client
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None) -> None:
         url, key = _common.server(base_url, api_key)
@@ -87,26 +116,6 @@ class Helix:
     def delete_app(self, app_id: str) -> None:
         self._n.delete_app(app_id).wait()
 
-    def create_sandbox(
-        self,
-        image: str,
-        *,
-        timeout: Optional[float] = None,
-        env: Optional[Mapping[str, str]] = None,
-        labels: Optional[Mapping[str, str]] = None,
-        cpus: Optional[float] = None,
-        memory_bytes: Optional[int] = None,
-    ) -> Sandbox:
-        spec = _common.sandbox_spec(
-            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
-        )
-        return Sandbox(self._n.create_sandbox(spec).wait())
-
-    def connect_sandbox(self, sandbox_id: str) -> Sandbox:
-        return Sandbox(self._n.connect_sandbox(sandbox_id).wait())
-
-    def list_sandboxes(self) -> list[SandboxInfo]:
-        return self._n.list_sandboxes().wait()
 
 
 class Commands:
@@ -253,10 +262,12 @@ class Sandbox:
         return f"Sandbox(id={self.id!r})"
 
 
-class LocalSandboxes:
+class LocalSandboxes(_SandboxSource):
     """Sandboxes run by this process, no server: a dockerd of their own each (needs root
     and Docker's binaries). The same ``Sandbox`` objects as a server's. As a context
     manager, every sandbox it made is killed on exit."""
+
+    _n: _native.LocalSandboxes
 
     def __init__(
         self,
@@ -285,27 +296,6 @@ class LocalSandboxes:
         # The host's sandboxes live only as long as this process drives them: shut down
         # at interpreter exit too if the program did not.
         self._finalizer = weakref.finalize(self, _common.shutdown_quietly, self._n)
-
-    def create_sandbox(
-        self,
-        image: str,
-        *,
-        timeout: Optional[float] = None,
-        env: Optional[Mapping[str, str]] = None,
-        labels: Optional[Mapping[str, str]] = None,
-        cpus: Optional[float] = None,
-        memory_bytes: Optional[int] = None,
-    ) -> Sandbox:
-        spec = _common.sandbox_spec(
-            image, timeout=timeout, env=env, labels=labels, cpus=cpus, memory_bytes=memory_bytes
-        )
-        return Sandbox(self._n.create_sandbox(spec).wait())
-
-    def connect_sandbox(self, sandbox_id: str) -> Sandbox:
-        return Sandbox(self._n.connect_sandbox(sandbox_id).wait())
-
-    def list_sandboxes(self) -> list[SandboxInfo]:
-        return self._n.list_sandboxes().wait()
 
     def shutdown(self) -> None:
         """Kills every sandbox of this host and stops it (also done at interpreter exit)."""
