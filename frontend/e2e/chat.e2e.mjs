@@ -1,13 +1,16 @@
 // End to end in a real browser (Debian's Chromium, driven by playwright-core) against a
 // real `helix serve` with a real engine: register the first user, chat with streamed
-// tokens, reload and find the session, and watch a second page see it.
-//   node e2e/chat.e2e.mjs BASE_URL SCREENSHOT_DIR
+// tokens, reload and find the session, watch a second page see it, edit and resend,
+// then every page: API keys, providers, apps, runners and their tokens, usage, orgs,
+// admin, sandboxes; and a user of another org sees none of it.
+//   node e2e/chat.e2e.mjs BASE_URL SCREENSHOT_DIR [SANDBOX_IMAGE]
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [given, shots] = process.argv.slice(2);
+// SANDBOX_IMAGE: the server runs sandboxes with this image (their steps run only then).
+const [given, shots, sandboxImage] = process.argv.slice(2);
 if (!given || !shots) {
-  console.error("usage: node e2e/chat.e2e.mjs BASE_URL SCREENSHOT_DIR");
+  console.error("usage: node e2e/chat.e2e.mjs BASE_URL SCREENSHOT_DIR [SANDBOX_IMAGE]");
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -91,6 +94,21 @@ try {
   await page.getByText("Greetings", { exact: true }).waitFor();
   await page.screenshot({ path: `${shots}/04c-renamed.png` });
 
+  step("edit a message and resend it: a new chat from that point, the original kept");
+  await page.getByRole("button", { name: "Edit", exact: true }).first().click();
+  await page.getByLabel("Edited message").fill("Say hello again");
+  await page.getByRole("button", { name: "Send edited" }).click();
+  await page.waitForURL((u) => /\/chat\/ses_/.test(u.pathname) && !url.endsWith(u.pathname));
+  await page.getByText("Say hello again").waitFor();
+  await page.getByTestId("assistant-message").filter({ hasText: answer }).waitFor();
+  await page.getByRole("button", { name: "Regenerate" }).waitFor();
+  const edited = await page.getByTestId("conversation").locator("[data-role]").count();
+  if (edited !== 2) throw new Error(`the edited chat holds the new message and its answer only: ${edited}`);
+  await page.getByText("Greetings (fork)", { exact: true }).waitFor();
+  await page.screenshot({ path: `${shots}/04d-edited-and-resent.png` });
+  await page.goto(url);
+  await page.getByText("And again").waitFor();
+
   step("create an API key (shown once) and revoke it");
   await page.getByRole("link", { name: "API keys" }).click();
   await page.getByRole("heading", { name: "API keys" }).waitFor();
@@ -140,6 +158,24 @@ try {
   await page.getByLabel("GPU 0 memory").waitFor();
   await page.screenshot({ path: `${shots}/11-runners.png` });
 
+  step("runner tokens: create one (shown once), revoke it");
+  await page.getByLabel("Runner id").fill("gpu-node-1");
+  await page.getByLabel("Note").fill("rack 3");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const runnerToken = await page.getByTestId("new-runner-token").textContent();
+  if (!runnerToken?.startsWith("hxr-")) throw new Error(`unexpected runner token ${runnerToken}`);
+  await page.getByRole("table", { name: "Runner tokens" }).getByRole("cell", { name: "active" }).waitFor();
+  await page.screenshot({ path: `${shots}/11b-runner-tokens.png`, fullPage: true });
+  await page.getByRole("button", { name: "Revoke token of gpu-node-1" }).click();
+  await page.getByRole("table", { name: "Runner tokens" }).getByRole("cell", { name: "revoked" }).waitFor();
+
+  step("usage: the chats above, per day and per model");
+  await page.getByRole("link", { name: "Usage" }).click();
+  await page.getByRole("heading", { name: "Usage", exact: true }).waitFor();
+  await page.getByRole("table", { name: "Usage per model" }).getByRole("cell", { name: "runners/tiny" }).waitFor();
+  await page.getByTestId("usage-chart").locator(".recharts-bar-rectangle path").first().waitFor();
+  await page.screenshot({ path: `${shots}/15-usage.png`, fullPage: true });
+
   step("a user of another org sees none of it");
   const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const stranger = await other.newPage();
@@ -160,9 +196,56 @@ try {
   if ((await stranger.getByRole("link", { name: "Runners" }).count()) !== 0) throw new Error("a non-admin sees Runners");
   await other.close();
 
+  step("orgs: create one, add the other user, change their role, remove them");
+  await page.getByRole("link", { name: "Orgs" }).click();
+  await page.getByLabel("Org name").fill("Research");
+  await page.getByRole("button", { name: "Create org" }).click();
+  await page.getByLabel("Member email").fill("mallory@example.com");
+  await page.getByLabel("Role", { exact: true }).selectOption("member");
+  await page.getByRole("button", { name: "Add member" }).click();
+  const role = page.getByLabel("Role of mallory@example.com");
+  await role.waitFor();
+  await role.selectOption("admin");
+  await page.waitForResponse((r) => r.url().includes("/members/") && r.request().method() === "PATCH" && r.ok());
+  await page.getByRole("table", { name: "Members of Research" }).waitFor();
+  await page.screenshot({ path: `${shots}/16-orgs.png`, fullPage: true });
+  await page.getByRole("button", { name: "Remove mallory@example.com" }).click();
+  await role.waitFor({ state: "detached" });
+
+  step("admin: users and roles, registration off");
+  await page.getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("button", { name: "Make mallory@example.com an admin" }).click();
+  await page.getByRole("button", { name: "Remove admin from mallory@example.com" }).click();
+  await page.getByRole("button", { name: "Make mallory@example.com an admin" }).waitFor();
+  await page.getByLabel("Anyone may register").uncheck({ force: true });
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByText("Settings saved").waitFor();
+  await page.screenshot({ path: `${shots}/17-admin.png`, fullPage: true });
+  const closed = await browser.newContext();
+  const visitor = await closed.newPage();
+  await visitor.goto(base);
+  await visitor.getByRole("heading", { name: "Sign in to Helix" }).waitFor();
+  await visitor.getByRole("button", { name: "Sign in", exact: true }).waitFor();
+  if ((await visitor.getByRole("button", { name: "Create an account" }).count()) !== 0) throw new Error("registration is still offered");
+  await closed.close();
+
+  if (sandboxImage) {
+    step("sandboxes: create one, see it run, stop it");
+    await page.getByRole("link", { name: "Sandboxes" }).click();
+    await page.getByLabel("Image").fill(sandboxImage);
+    await page.getByRole("button", { name: "Create sandbox" }).click();
+    const row = page.getByTestId("sandbox-row").filter({ hasText: "running" });
+    await row.waitFor();
+    await page.screenshot({ path: `${shots}/18-sandboxes.png` });
+    await row.getByRole("button", { name: /^Stop sbx_/ }).click();
+    await row.waitFor({ state: "detached" });
+  } else {
+    console.log("e2e: sandboxes not enabled on this server: their steps were not run");
+  }
+
   step("delete a chat");
   await page.getByRole("link", { name: "Chat" }).click();
-  await page.getByRole("button", { name: "Actions for Greetings" }).click();
+  await page.getByRole("button", { name: "Actions for Greetings", exact: true }).click();
   await page.getByRole("menuitem", { name: "Delete" }).click();
   await page.getByText("Greetings", { exact: true }).waitFor({ state: "detached" });
 

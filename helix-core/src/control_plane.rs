@@ -37,8 +37,10 @@ pub(crate) struct Inner {
     pub(crate) model_lists: ModelLists,
     /// Where metered calls go to be written in batches.
     pub(crate) usage_tx: Option<tokio::sync::mpsc::Sender<crate::model::UsageRecord>>,
-    /// Sessions with an answer running in this process.
-    pub(crate) answering: std::sync::Mutex<std::collections::HashSet<crate::id::SessionId>>,
+    /// Sessions with an answer running in this process, each with the bell that stops it.
+    pub(crate) answering: std::sync::Mutex<
+        std::collections::HashMap<crate::id::SessionId, std::sync::Arc<tokio::sync::Notify>>,
+    >,
     /// Whether user and org endpoints may point at private addresses.
     pub(crate) allow_private_upstreams: bool,
     /// The provider configuration, as last read.

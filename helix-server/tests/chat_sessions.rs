@@ -517,3 +517,87 @@ async fn a_live_feed_starts_over_when_regenerate_removes_interactions() {
         "the removed answer is gone from the snapshot"
     );
 }
+
+#[tokio::test]
+async fn stop_ends_the_answer_early_and_keeps_its_text() {
+    let (t, alice, mallory) = setup().await;
+    let id = session(&t, &alice, json!({"model": "fake/slow"})).await;
+    let Caller::ApiKey(key) = &alice else {
+        unreachable!()
+    };
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/sessions/{id}/chat"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"message": "tell me"}).to_string()))
+        .unwrap();
+    let resp = t.app.clone().oneshot(req).await.unwrap();
+    let mut body = resp.into_body().into_data_stream();
+    let mut seen = String::new();
+    while !seen.contains("\"delta\"") {
+        let chunk = body.next().await.expect("events until a delta").unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    // Only the session's owner may stop it; to anyone else it does not exist.
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            &mallory,
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["stopped"], true);
+
+    // The client's stream ends with `completed` carrying the text so far.
+    while let Some(chunk) = body.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let evs = events(&json!(seen));
+    let last = evs.last().unwrap();
+    assert_eq!(last["type"], "completed", "{seen}");
+    let full: String = (0..10).map(|i| format!("w{i} ")).collect();
+    let kept = last["interaction"]["content"].as_str().unwrap().to_owned();
+    assert!(
+        !kept.is_empty() && kept.len() < full.len() && full.starts_with(&kept),
+        "a prefix of the answer is kept: {kept:?}"
+    );
+    let got = wait_for_state(&t, &alice, &id, 1, "complete").await;
+    assert_eq!(got["interactions"][1]["content"], kept.as_str());
+
+    // Nothing runs any more: a second stop finds nothing, and the turn is free.
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["stopped"], false);
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/chat?stream=false"),
+            &alice,
+            Some(json!({"message": "again"})),
+        )
+        .await;
+    assert_eq!(r.body["type"], "completed", "{:?}", r.body);
+    let r = t
+        .call(Method::POST, "/api/v1/sessions/ses_nope/stop", &alice, None)
+        .await;
+    assert!(r.status.is_client_error(), "{:?}", r.body);
+}

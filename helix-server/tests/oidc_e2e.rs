@@ -4,6 +4,9 @@
 //! Required when `HELIX_TEST_REQUIRE_OIDC=1` (scripts/test.sh, CI); otherwise skipped
 //! with a message when node or the provider's node_modules are missing.
 
+mod common;
+
+use common::oidc::{provider_dir, start_provider, Provider, CLIENT_ID, CLIENT_SECRET};
 use helix_core::auth::oidc::{GroupRole, OidcConfig};
 use helix_core::id::OrgId;
 use helix_core::model::{Org, Role};
@@ -12,89 +15,8 @@ use helix_core::{ControlPlane, SecretBox, SqlStore};
 use helix_server::{AppState, HttpSettings};
 use reqwest::redirect::Policy;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-const CLIENT_ID: &str = "helix-test";
-const CLIENT_SECRET: &str = "a-long-random-test-client-secret";
-
-struct Provider {
-    child: Child,
-    issuer: String,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn provider_dir() -> Option<std::path::PathBuf> {
-    let dir = std::env::var("HELIX_OIDC_PROVIDER_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|_| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/oidc-provider")
-        });
-    let ready = dir.join("node_modules/oidc-provider").exists()
-        && Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var("HELIX_TEST_REQUIRE_OIDC").as_deref() != Ok("1"),
-            "HELIX_TEST_REQUIRE_OIDC=1 but node or {}/node_modules is missing",
-            dir.display()
-        );
-        eprintln!("OIDC provider not installed (npm ci in tests/oidc-provider): SSO test not run");
-        return None;
-    }
-    Some(dir)
-}
-
-/// Starts the provider on a port it picks itself and waits for its `ready` line. A
-/// node process that has not said ready within 30 s is killed and started again (a
-/// rare startup hang of node was seen here once; a test must not hang CI on it).
-fn start_provider(dir: &std::path::Path, redirect_uri: &str, code_ttl: u64) -> Provider {
-    for attempt in 1..=3 {
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("PORT", "0")
-            .env("CLIENT_ID", CLIENT_ID)
-            .env("CLIENT_SECRET", CLIENT_SECRET)
-            .env("REDIRECT_URI", redirect_uri)
-            .env("CODE_TTL", code_ttl.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node oidc provider");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.starts_with("ready ") => {
-                return Provider {
-                    child,
-                    issuer: line.trim().trim_start_matches("ready ").to_owned(),
-                };
-            }
-            other => {
-                eprintln!("oidc provider attempt {attempt} did not start ({other:?}); retrying");
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-    panic!("the oidc provider did not start in 3 attempts");
-}
 
 struct Helix {
     base: String,
@@ -347,6 +269,53 @@ async fn sso_login_links_accounts_maps_groups_and_refuses_forgeries() {
         error_code(b.get(&cb).send().await.unwrap()).await,
         (400, "oidc_failed".into())
     );
+
+    // A person in a browser goes back to the sign-in page, the reason in a cookie the
+    // page reads once (not in the URL: a crafted link cannot put text on the page).
+    let b = browser();
+    let (cb, _) = to_callback(&b, &h, "nobody", |u| u).await;
+    let r = b
+        .get(&cb)
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/login");
+    let set: Vec<_> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        set.iter().any(|c| c.starts_with("helix_sso_error=")
+            && c.contains("access_denied")
+            && !c.contains("HttpOnly")),
+        "{set:?}"
+    );
+    assert!(
+        !set.iter().any(|c| c.starts_with("helix_session=")),
+        "{set:?}"
+    );
+    // The provider's error code is repeated only when it looks like one.
+    for (given, shown) in [
+        ("access_denied", true),
+        ("Call%20555-0100%20to%20unlock", false),
+    ] {
+        let r = browser()
+            .get(format!(
+                "{}/api/v1/auth/oidc/callback?error={given}",
+                h.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        let msg = body["error"]["message"].as_str().unwrap();
+        assert_eq!(msg.contains("access_denied"), shown, "{msg}");
+        assert!(!msg.contains("555"), "{msg}");
+    }
 
     // A verified email outside the allowed domains is refused.
     let b = browser();

@@ -193,6 +193,11 @@ function createProvider(issuer) {
     }
 
     const match = /^\/interaction\/([^/]+)$/.exec(ctx.path);
+    const formPost = /^\/interaction\/([^/]+)\/login$/.exec(ctx.path);
+    if (formPost && ctx.method === 'POST') {
+      await finishFormLogin(ctx);
+      return;
+    }
     if (!match || ctx.method !== 'GET') {
       await next();
       return;
@@ -215,6 +220,14 @@ function createProvider(issuer) {
 
     if (prompt.name === 'login') {
       const hint = params.login_hint;
+      if (!hint) {
+        // A person in a browser: ask who they are (the form posts to finishFormLogin).
+        ctx.status = 200;
+        ctx.type = 'html';
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = loginPage(match[1]);
+        return;
+      }
       if (findUser(hint)) {
         result = { login: { accountId: hint } };
       } else {
@@ -254,7 +267,41 @@ function createProvider(issuer) {
     ctx.redirect(returnTo);
   });
 
+  // The sign-in form's answer: `username=alice` (a known user) signs in; anyone else is
+  // refused (access_denied back to the client).
+  async function finishFormLogin(ctx) {
+    const chunks = [];
+    for await (const chunk of ctx.req) chunks.push(chunk);
+    const username = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('username') ?? '';
+    try {
+      await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      ctx.status = 400;
+      ctx.type = 'application/json';
+      ctx.body = { error: 'invalid_request', error_description: `interaction: ${err.error_description || err.message}` };
+      return;
+    }
+    const result = findUser(username)
+      ? { login: { accountId: username } }
+      : { error: 'access_denied', error_description: `unknown user (${username})` };
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(returnTo);
+  }
+
   return provider;
+}
+
+function loginPage(uid) {
+  const action = `/interaction/${encodeURIComponent(uid)}/login`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Test identity provider</title></head>
+<body><h1>Sign in to the test identity provider</h1>
+<form method="post" action="${action}">
+<label>Username <input name="username" autocomplete="username" autofocus></label>
+<button type="submit">Continue</button>
+</form></body></html>`;
 }
 
 const server = createServer();

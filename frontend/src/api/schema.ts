@@ -660,6 +660,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["sessions_stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;
@@ -1586,6 +1602,14 @@ export interface components {
              * @description Seconds from now until the sandbox is killed.
              */
             timeout: number;
+        };
+        /** @description Whether a stop found an answer to stop. */
+        StopAnswerResponse: {
+            /**
+             * @description `true`: the running answer ends now and keeps the text generated so far.
+             *     `false`: no answer of this session was running here (it had finished).
+             */
+            stopped: boolean;
         };
         /** @description Token counts of one model call. */
         TokenUsage: {
@@ -3884,16 +3908,46 @@ export interface operations {
             };
         };
     };
-    usage_usage: {
+    sessions_stop: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description How many days back, 1-366 (default 30). */
-                days: number | null;
-                /** @description Everyone's usage (site admins) instead of the caller's. */
-                all: boolean | null;
+                session_id: string;
             };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the running answer is stopped (the engine stops generating); its text so far is kept as complete */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopAnswerResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage_usage: {
+        parameters: {
+            query?: {
+                /** @description How many days back, 1-366 (default 30). */
+                days?: number;
+                /** @description Everyone's usage (site admins) instead of the caller's. */
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;

@@ -1,5 +1,5 @@
 import { MantineProvider } from "@mantine/core";
-import { render, screen } from "@testing-library/react";
+import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { Interaction } from "../api/client";
 import { Message } from "./Message";
@@ -43,5 +43,43 @@ describe("Message", () => {
       </MantineProvider>,
     );
     expect(screen.getByText("**not markdown**")).toBeTruthy();
+  });
+});
+
+describe("Message code and editing", () => {
+  it("highlights a fenced block that names its language", () => {
+    const { container } = render(
+      <MantineProvider>
+        <Message interaction={msg({ content: '```rust\nfn main() { let s = "hi"; }\n```' })} />
+      </MantineProvider>,
+    );
+    expect(container.querySelector("code.hljs.language-rust")).toBeTruthy();
+    expect(container.querySelector(".hljs-keyword")?.textContent).toBe("fn");
+    expect(container.querySelector(".hljs-string")?.textContent).toBe('"hi"');
+  });
+
+  it("edits a user message and hands the new text over", async () => {
+    const sent: string[] = [];
+    render(
+      <MantineProvider>
+        <Message interaction={msg({ role: "user", content: "first try" })} onEdit={(t) => sent.push(t)} />
+      </MantineProvider>,
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Edit" }));
+    const box = screen.getByLabelText("Edited message") as HTMLTextAreaElement;
+    expect(box.value).toBe("first try");
+    fireEvent.change(box, { target: { value: "  second try  " } });
+    fireEvent.click(screen.getByRole("button", { name: "Send edited" }));
+    expect(sent).toEqual(["second try"]);
+    expect(screen.queryByLabelText("Edited message")).toBeNull();
+  });
+
+  it("offers no edit without a handler", () => {
+    render(
+      <MantineProvider>
+        <Message interaction={msg({ role: "user", content: "hi" })} />
+      </MantineProvider>,
+    );
+    expect(screen.queryByRole("button", { name: "Edit" })).toBeNull();
   });
 });

@@ -1,10 +1,51 @@
-import { Alert, Box, Button, CopyButton, Group, Paper, Text } from "@mantine/core";
-import Markdown from "react-markdown";
+import { Alert, Box, Button, CopyButton, Group, Paper, Text, Textarea } from "@mantine/core";
+import { useState, type FormEvent } from "react";
+import Markdown, { type Options } from "react-markdown";
+import rehypeHighlight from "rehype-highlight";
 import type { Interaction } from "../api/client";
+import "./code.css";
 
-/** One message of a conversation; the assistant's rendered as Markdown. */
-export function Message({ interaction, onRegenerate }: { interaction: Interaction; onRegenerate?: () => void }) {
+// Fenced blocks with a language are highlighted; unlabeled ones are left plain
+// (guessing the language of every block costs more than it shows).
+const rehypePlugins: Options["rehypePlugins"] = [[rehypeHighlight, { detect: false }]];
+
+/**
+ * One message of a conversation: the assistant's rendered as Markdown with code
+ * highlighted; the user's as written, with "Edit" (resend it changed) when `onEdit`.
+ */
+export function Message({
+  interaction,
+  onRegenerate,
+  onEdit,
+}: {
+  interaction: Interaction;
+  onRegenerate?: () => void;
+  onEdit?: (text: string) => void;
+}) {
   const mine = interaction.role === "user";
+  const [editing, setEditing] = useState<string | null>(null);
+  const resend = (e: FormEvent) => {
+    e.preventDefault();
+    const text = editing?.trim();
+    if (!text || !onEdit) return;
+    setEditing(null);
+    onEdit(text);
+  };
+  if (mine && editing !== null) {
+    return (
+      <Box component="form" onSubmit={resend} style={{ alignSelf: "flex-end", width: "80%" }}>
+        <Textarea aria-label="Edited message" autosize minRows={2} maxRows={12} value={editing} data-autofocus onChange={(e) => setEditing(e.currentTarget.value)} />
+        <Group justify="flex-end" gap="xs" mt={4}>
+          <Button size="compact-sm" variant="default" onClick={() => setEditing(null)}>
+            Cancel
+          </Button>
+          <Button size="compact-sm" type="submit" disabled={!editing.trim()}>
+            Send edited
+          </Button>
+        </Group>
+      </Box>
+    );
+  }
   return (
     <Box style={{ alignSelf: mine ? "flex-end" : "flex-start", maxWidth: "80%" }} data-role={interaction.role}>
       <Paper withBorder p="sm" radius="md" bg={mine ? "var(--mantine-primary-color-light)" : undefined}>
@@ -12,8 +53,15 @@ export function Message({ interaction, onRegenerate }: { interaction: Interactio
           <Text style={{ whiteSpace: "pre-wrap" }}>{interaction.content}</Text>
         ) : (
           <div className="markdown" data-testid="assistant-message">
-            <Markdown>{interaction.content || (interaction.state === "waiting" ? "…" : "")}</Markdown>
+            <Markdown rehypePlugins={rehypePlugins}>{interaction.content || (interaction.state === "waiting" ? "…" : "")}</Markdown>
           </div>
+        )}
+        {mine && onEdit && (
+          <Group gap={4} mt={4} justify="flex-end">
+            <Button size="compact-xs" variant="subtle" onClick={() => setEditing(interaction.content)} title="Edit and resend this message">
+              Edit
+            </Button>
+          </Group>
         )}
         {!mine && interaction.state !== "waiting" && (
           <Group gap={4} mt={4}>

@@ -18,10 +18,16 @@ const PAGES: [string, string][] = [
   ["/apps", "Apps"],
   ["/providers", "Providers"],
   ["/api-keys", "API keys"],
+  ["/usage", "Usage"],
+  ["/sandboxes", "Sandboxes"],
   ["/desktops", "Desktops"],
+  ["/orgs", "Orgs"],
 ];
 
-const ADMIN_PAGES: [string, string][] = [["/runners", "Runners"]];
+const ADMIN_PAGES: [string, string][] = [
+  ["/runners", "Runners"],
+  ["/admin", "Admin"],
+];
 
 /** The frame around every signed-in page: title, who is signed in, theme, sign out. */
 export function Shell({

@@ -161,6 +161,43 @@ export function ChatPage() {
     }
   };
 
+  /** Stops the answer on the server (the engine stops; the text so far stays, and the
+   *  stream ends with it). Where the server has nothing to stop, this page just stops
+   *  reading. */
+  const stopAnswer = async () => {
+    const id = streamFor.current;
+    if (!id) return abort.current?.abort();
+    const { data } = await api.POST("/api/v1/sessions/{session_id}/stop", { params: { path: { session_id: id } } });
+    if (!data?.stopped) abort.current?.abort();
+  };
+
+  /** Edit and resend: a new chat with the conversation up to just before `at`, then
+   *  the edited message. The original chat stays as it was. */
+  const editAndResend = async (at: Interaction, message: string) => {
+    if (!sessionId || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const { data, error } = await api.POST("/api/v1/sessions/{session_id}/fork", {
+        params: { path: { session_id: sessionId } },
+        body: { through_seq: at.seq - 1 },
+      });
+      if (error || !data) throw error;
+      const id = data.id;
+      created.current = id;
+      shownId.current = id;
+      setInteractions(data.interactions);
+      navigate(`/chat/${id}`);
+      await stream(id, `/api/v1/sessions/${id}/chat`, { message });
+      void loadSessions();
+    } catch (err) {
+      if (!(err instanceof DOMException && err.name === "AbortError")) setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+      abort.current = null;
+    }
+  };
+
   const rename = async (e: FormEvent) => {
     e.preventDefault();
     if (!renaming || !renaming.name.trim()) return;
@@ -255,7 +292,12 @@ export function ChatPage() {
             {interactions
               .filter((i) => i.role === "user" || i.role === "assistant")
               .map((i) => (
-                <Message key={i.id} interaction={i} onRegenerate={i.id === lastAssistant && !busy ? regenerate : undefined} />
+                <Message
+                  key={i.id}
+                  interaction={i}
+                  onRegenerate={i.id === lastAssistant && !busy ? regenerate : undefined}
+                  onEdit={i.role === "user" && !busy ? (text) => editAndResend(i, text) : undefined}
+                />
               ))}
           </Stack>
         </ScrollArea>
@@ -283,7 +325,7 @@ export function ChatPage() {
               }}
             />
             {busy ? (
-              <Button color="red" variant="light" onClick={() => abort.current?.abort()}>
+              <Button color="red" variant="light" onClick={() => void stopAnswer()}>
                 Stop
               </Button>
             ) : (

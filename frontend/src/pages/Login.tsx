@@ -7,6 +7,8 @@ export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
   const [mode, setMode] = useState<"signin" | "register">("signin");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  // A failed SSO login comes back here with why (a cookie the callback set, read once).
+  const [ssoError, setSsoError] = useState<string | null>(takeSsoError);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [config, setConfig] = useState<{ registration_enabled: boolean; oidc_enabled: boolean }>();
@@ -40,6 +42,11 @@ export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
         <form onSubmit={submit}>
           <Stack>
             <Title order={2}>{mode === "signin" ? "Sign in to Helix" : "Create your account"}</Title>
+            {ssoError && !error && (
+              <Alert color="red" role="alert" title="Single sign-on failed" withCloseButton onClose={() => setSsoError(null)}>
+                {ssoError}
+              </Alert>
+            )}
             {error && (
               <Alert color="red" role="alert" title="Could not continue">
                 {error}
@@ -78,4 +85,19 @@ export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
       </Card>
     </Center>
   );
+}
+
+/** The reason the server gave for a failed SSO login, if any; clears it. */
+function takeSsoError(): string | null {
+  const raw = document.cookie
+    .split("; ")
+    .find((c) => c.startsWith("helix_sso_error="))
+    ?.slice("helix_sso_error=".length);
+  if (!raw) return null;
+  document.cookie = "helix_sso_error=; Max-Age=0; Path=/";
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch {
+    return "Single sign-on failed";
+  }
 }

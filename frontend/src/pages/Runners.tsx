@@ -1,6 +1,7 @@
 import { Alert, Badge, Card, Group, Progress, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { useEffect, useState } from "react";
 import { Page } from "../components/Page";
+import { RunnerTokens } from "./RunnerTokens";
 
 // `GET /api/v1/scheduler` (site admins): helix-sched's SchedulerView.
 type Gpu = { index: number; name: string; total_bytes: number; free_bytes: number; booked_bytes: number };
@@ -123,6 +124,7 @@ export function RunnersPage() {
           ))}
         </Card>
       )}
+      <RunnerTokens />
     </Page>
   );
 }

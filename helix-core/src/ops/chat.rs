@@ -19,6 +19,7 @@ use crate::store::NewInteraction;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// How often a growing answer is written to the store.
@@ -270,6 +271,22 @@ impl ControlPlane {
         .await
     }
 
+    /// Stops the session's running answer: what it generated so far is kept as a
+    /// complete answer. `false` when no answer of the session runs in this process (it
+    /// finished, or another replica runs it).
+    pub async fn stop_answer(&self, p: &Principal, id: &SessionId) -> Result<bool> {
+        self.own_session(p, id).await?;
+        let stop = self
+            .inner
+            .answering
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned();
+        // notify_one keeps the permit when the answer is not waiting at this instant.
+        Ok(stop.map(|s| s.notify_one()).is_some())
+    }
+
     /// Answers the last user message again, replacing the answers after it.
     pub async fn regenerate(
         &self,
@@ -392,14 +409,18 @@ impl ControlPlane {
         }
         let (cp, p) = (self.clone(), p.clone());
         tokio::spawn(async move {
-            cp.run_answer(p, session.id, request, answer, tx).await;
+            let stop = turn.stop.clone();
+            cp.run_answer(p, session.id, request, answer, tx, stop)
+                .await;
             drop(turn);
         });
         Ok(rx)
     }
 
     /// Runs the model for one answer and persists it; sending to a receiver that is
-    /// gone is not an error (the client left; the answer is still kept).
+    /// gone is not an error (the client left; the answer is still kept). A ring of
+    /// `stop` ends it early: the model call is dropped (the engine stops generating)
+    /// and the text so far is kept as a complete answer.
     #[tracing::instrument(skip_all, fields(interaction = %answer.id))]
     async fn run_answer(
         self,
@@ -408,14 +429,29 @@ impl ControlPlane {
         request: ChatRequest,
         mut answer: Interaction,
         tx: tokio::sync::mpsc::Sender<ChatEvent>,
+        stop: Arc<tokio::sync::Notify>,
     ) {
         let mut chars = 0usize;
         let mut direct = Some(tx);
         let mut last_persist = std::time::Instant::now();
         let outcome: Result<()> = async {
-            let mut stream = self.chat_completion_stream(&p, request).await?;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
+            let mut stream = tokio::select! {
+                biased;
+                () = stop.notified() => return Ok(()),
+                s = self.chat_completion_stream(&p, request) => s?,
+            };
+            loop {
+                let chunk = tokio::select! {
+                    biased;
+                    () = stop.notified() => {
+                        tracing::info!("answer stopped by the user");
+                        break;
+                    }
+                    chunk = stream.next() => match chunk {
+                        Some(chunk) => chunk?,
+                        None => break,
+                    },
+                };
                 if let Some(u) = usage_of(&chunk) {
                     answer.usage = Some(TokenUsage {
                         prompt_tokens: u.prompt_tokens,
@@ -496,6 +532,8 @@ const STALE_ANSWER: chrono::Duration = chrono::Duration::minutes(2);
 pub(crate) struct TurnGuard {
     cp: ControlPlane,
     id: SessionId,
+    /// Rung by [`ControlPlane::stop_answer`].
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for TurnGuard {
@@ -515,18 +553,21 @@ impl ControlPlane {
     /// it is marked failed so the session can go on.
     async fn begin_turn(&self, id: &SessionId) -> Result<TurnGuard> {
         let busy = || CoreError::Conflict(format!("session {id} is still answering"));
-        if !self
+        let stop = Arc::new(tokio::sync::Notify::new());
+        match self
             .inner
             .answering
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone())
+            .entry(id.clone())
         {
-            return Err(busy());
-        }
+            std::collections::hash_map::Entry::Occupied(_) => return Err(busy()),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(stop.clone()),
+        };
         let guard = TurnGuard {
             cp: self.clone(),
             id: id.clone(),
+            stop,
         };
         let now = self.now();
         for mut i in self.store_ref().list_interactions(id).await? {

@@ -98,10 +98,16 @@ impl ControlPlane {
     pub async fn oidc_complete(&self, cb: OidcCallback) -> Result<(LoginOutcome, String)> {
         let provider = self.oidc()?;
         if let Some(err) = cb.error {
-            return Err(CoreError::Oidc(format!(
-                "provider refused: {}",
-                err.chars().take(200).collect::<String>()
-            )));
+            // An OAuth error code is a short token (`access_denied`); anyone can put any
+            // text in this query, so nothing else is repeated back.
+            let code_like = !err.is_empty()
+                && err.len() <= 64
+                && err.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            return Err(CoreError::Oidc(if code_like {
+                format!("the identity provider refused the login ({err})")
+            } else {
+                "the identity provider refused the login".into()
+            }));
         }
         let (Some(code), Some(state)) = (cb.code, cb.state) else {
             return Err(CoreError::Oidc("callback lacks code or state".into()));

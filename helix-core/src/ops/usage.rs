@@ -163,6 +163,7 @@ pub(crate) fn metered(stream: ChatStream, meter: Meter, strip_usage_chunk: bool)
 
 /// Which usage to report.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// How many days back, 1-366 (default 30).

@@ -5,7 +5,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -171,7 +171,27 @@ pub async fn oidc_callback(
         error: q.error,
         cookie_state: helix_core::auth::cookie(&headers, cookies::OIDC_STATE_COOKIE),
     };
-    let (out, return_to) = s.cp.oidc_complete(cb).await?;
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let (out, return_to) = match s.cp.oidc_complete(cb).await {
+        Ok(done) => done,
+        // A person in a browser goes back to the sign-in page, which says what failed;
+        // API clients get the JSON error.
+        Err(e) if wants_page && !e.is_internal() => {
+            tracing::info!(error = %e, "sso login failed");
+            let mut h = HeaderMap::new();
+            h.append(header::SET_COOKIE, cookies::clear_oidc_state(&s.http));
+            h.append(
+                header::SET_COOKIE,
+                cookies::sso_error(&s.http, &e.to_string()),
+            );
+            h.insert(header::LOCATION, HeaderValue::from_static("/login"));
+            return Ok((StatusCode::SEE_OTHER, h).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut resp = login_response(&s, out);
     *resp.status_mut() = StatusCode::SEE_OTHER;
     let h = resp.headers_mut();

@@ -48,6 +48,17 @@ pub fn oidc_state(http: &HttpSettings, state: &str) -> HeaderValue {
     cookie(http, OIDC_STATE_COOKIE, state, OIDC_COOKIE_PATH, 600, true)
 }
 
+/// Why the last SSO attempt failed, for the sign-in page to show once. Scripts may read
+/// it (the page clears it); only the callback sets it, so a crafted link cannot put text
+/// on the sign-in page.
+pub const SSO_ERROR_COOKIE: &str = "helix_sso_error";
+
+/// The SSO failure cookie: the message, percent-encoded, for a minute.
+pub fn sso_error(http: &HttpSettings, message: &str) -> HeaderValue {
+    let value: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+    cookie(http, SSO_ERROR_COOKIE, &value, "/", 60, false)
+}
+
 /// Clears the SSO state cookie.
 pub fn clear_oidc_state(http: &HttpSettings) -> HeaderValue {
     cookie(http, OIDC_STATE_COOKIE, "", OIDC_COOKIE_PATH, 0, true)

@@ -93,6 +93,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::get, sessions::rename, sessions::delete))
         .routes(routes!(sessions::chat))
         .routes(routes!(sessions::regenerate))
+        .routes(routes!(sessions::stop))
         .routes(routes!(sessions::fork))
         .routes(routes!(ws::ws))
         .routes(routes!(runners::connect))

@@ -128,6 +128,27 @@ pub async fn regenerate(
     Ok(turn_response(events, q.stream.unwrap_or(true)).await)
 }
 
+/// Whether a stop found an answer to stop.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StopAnswerResponse {
+    /// `true`: the running answer ends now and keeps the text generated so far.
+    /// `false`: no answer of this session was running here (it had finished).
+    pub stopped: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{session_id}/stop", tag = "sessions",
+    params(("session_id" = String, Path)),
+    responses((status = 200, body = StopAnswerResponse, description = "the running answer is stopped (the engine stops generating); its text so far is kept as complete"),
+              (status = 404, body = ErrorBody)))]
+pub async fn stop(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StopAnswerResponse>> {
+    let stopped = s.cp.stop_answer(&p, &parse_id(&id)?).await?;
+    Ok(Json(StopAnswerResponse { stopped }))
+}
+
 #[utoipa::path(post, path = "/api/v1/sessions/{session_id}/fork", tag = "sessions", params(("session_id" = String, Path)),
     request_body = ForkSessionRequest, responses((status = 201, body = SessionWithInteractions), (status = 404, body = ErrorBody)))]
 pub async fn fork(

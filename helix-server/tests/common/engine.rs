@@ -62,16 +62,21 @@ pub async fn wait_ok(url: &str, child: &mut Child) {
 
 /// `helix serve` on a free port with its data in `dir`, plus `extra` flags.
 pub async fn start_helix_with(dir: &std::path::Path, extra: &[&str]) -> (Proc, String) {
-    start(dir, extra).await
+    start(dir, free_port(), extra).await
+}
+
+/// As [`start_helix_with`] on a port chosen before (when something started first must
+/// know Helix's URL, like an identity provider its redirect URI).
+pub async fn start_helix_at(dir: &std::path::Path, port: u16, extra: &[&str]) -> (Proc, String) {
+    start(dir, port, extra).await
 }
 
 /// `helix serve` on a free port with its data in `dir`.
 pub async fn start_helix(dir: &std::path::Path) -> (Proc, String) {
-    start(dir, &[]).await
+    start(dir, free_port(), &[]).await
 }
 
-async fn start(dir: &std::path::Path, extra: &[&str]) -> (Proc, String) {
-    let port = free_port();
+async fn start(dir: &std::path::Path, port: u16, extra: &[&str]) -> (Proc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_helix"))
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
         // Tests that want sandboxes pass `--sandboxes on` (the flag beats the variable).

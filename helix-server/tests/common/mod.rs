@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod engine;
 pub mod fake_upstream;
+pub mod oidc;
 pub mod process;
 pub mod sandbox_env;
 
