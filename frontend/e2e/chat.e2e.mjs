@@ -5,6 +5,7 @@
 // admin, sandboxes; and a user of another org sees none of it.
 //   node e2e/chat.e2e.mjs BASE_URL SCREENSHOT_DIR [SANDBOX_IMAGE]
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 // SANDBOX_IMAGE: the server runs sandboxes with this image (their steps run only then).
@@ -17,6 +18,39 @@ mkdirSync(shots, { recursive: true });
 // The server's public URL is http://localhost:PORT: live updates check the origin.
 const base = given.replace("127.0.0.1", "localhost");
 const answer = "Hello from tiny llama!";
+
+// A slow OpenAI-compatible upstream (model `slow`: a word every 150 ms, 200 words) that
+// notes when Helix hangs up on it: the Stop button must stop the engine, not just the page.
+const upstream = { calls: 0, hungUp: 0, sent: 0 };
+const slow = createServer((req, res) => {
+  if (req.method === "GET" && req.url === "/v1/models") {
+    res.setHeader("content-type", "application/json");
+    return res.end(JSON.stringify({ object: "list", data: [{ id: "slow", object: "model" }] }));
+  }
+  if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+    res.statusCode = 404;
+    return res.end();
+  }
+  upstream.calls += 1;
+  res.setHeader("content-type", "text/event-stream");
+  let i = 0;
+  const timer = setInterval(() => {
+    if (i === 200) {
+      clearInterval(timer);
+      res.end("data: [DONE]\n\n");
+      return;
+    }
+    const chunk = { object: "chat.completion.chunk", model: "slow", choices: [{ index: 0, delta: { content: `w${i} ` } }] };
+    res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    upstream.sent = ++i;
+  }, 150);
+  res.on("close", () => {
+    if (i < 200) upstream.hungUp += 1;
+    clearInterval(timer);
+  });
+});
+await new Promise((ok) => slow.listen(0, "127.0.0.1", ok));
+const slowUrl = `http://127.0.0.1:${slow.address().port}/v1`;
 
 const browser = await chromium.launch({
   executablePath: process.env.HELIX_CHROMIUM || "/usr/bin/chromium",
@@ -125,7 +159,7 @@ try {
   await page.getByRole("link", { name: "Providers" }).click();
   await page.getByRole("heading", { name: "Providers" }).waitFor();
   await page.getByRole("textbox", { name: "Name", exact: true }).fill("local");
-  await page.getByLabel("Base URL").fill("http://127.0.0.1:9/v1");
+  await page.getByLabel("Base URL").fill(slowUrl);
   await page.locator("input[type=password]").fill("sk-test-secret");
   // A loopback upstream is for site admins' global endpoints only.
   await page.getByLabel("Who may use it").first().click();
@@ -136,10 +170,33 @@ try {
   if ((await page.content()).includes("sk-test-secret")) throw new Error("the key is on the page");
   await page.screenshot({ path: `${shots}/07-providers.png` });
 
+  step("stop a long answer: the engine stops, the text so far is kept");
+  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByRole("button", { name: "New chat" }).click();
+  await page.getByLabel("Model", { exact: true }).first().click();
+  await page.getByRole("option", { name: "local/slow" }).click();
+  await page.getByLabel("Message").fill("Count slowly");
+  await page.getByRole("button", { name: "Send" }).click();
+  const streaming = page.getByTestId("assistant-message").filter({ hasText: "w3 " });
+  await streaming.waitFor();
+  await page.getByRole("button", { name: "Stop" }).click();
+  await page.getByRole("button", { name: "Send" }).waitFor();
+  const kept = (await page.getByTestId("assistant-message").last().textContent()).trim();
+  for (let i = 0; i < 50 && upstream.hungUp === 0; i++) await page.waitForTimeout(100);
+  if (upstream.hungUp !== 1) throw new Error(`the upstream was not stopped: ${JSON.stringify(upstream)}`);
+  if (!/^w0 w1 w2 w3/.test(kept) || kept.includes("w199")) throw new Error(`kept: ${kept}`);
+  await page.screenshot({ path: `${shots}/07b-stopped.png` });
+  await page.reload();
+  await page.getByTestId("assistant-message").filter({ hasText: kept }).waitFor();
+  const stored = (await page.getByTestId("assistant-message").last().textContent()).trim();
+  if (stored !== kept) throw new Error(`the server kept ${stored}, the page showed ${kept}`);
+
   step("create an app and chat with it");
   await page.getByRole("link", { name: "Apps" }).click();
   await page.getByRole("heading", { name: "Apps" }).waitFor();
   await page.getByRole("textbox", { name: "Name", exact: true }).fill("Greeter");
+  await page.getByLabel("Model", { exact: true }).first().click();
+  await page.getByRole("option", { name: "runners/tiny" }).click();
   await page.getByLabel("System prompt").fill("You greet people.");
   await page.getByRole("button", { name: "Create app" }).click();
   await page.getByTestId("app-card").filter({ hasText: "Greeter" }).waitFor();
@@ -264,4 +321,6 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
+  slow.close();
+  slow.closeAllConnections();
 }

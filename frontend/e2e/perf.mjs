@@ -16,12 +16,12 @@ if (!base) {
 let raw = 0;
 let gz = 0;
 for (const f of readdirSync("dist/assets")) {
-  if (f.endsWith(".map")) continue;
+  if (/\.(map|br|gz)$/.test(f)) continue;
   const b = readFileSync(`dist/assets/${f}`);
   raw += b.length;
   gz += gzipSync(b, { level: 9 }).length;
 }
-console.log(`bundle: ${(raw / 1024).toFixed(0)} KiB, ${(gz / 1024).toFixed(0)} KiB gzip (dist/assets, no source maps)`);
+console.log(`bundle, all pages: ${(raw / 1024).toFixed(0)} KiB, ${(gz / 1024).toFixed(0)} KiB gzip (dist/assets, no source maps)`);
 
 const browser = await chromium.launch({
   executablePath: process.env.HELIX_CHROMIUM || "/usr/bin/chromium",
@@ -32,6 +32,31 @@ const creds = { email: `perf${Date.now()}@example.com`, password: "correct horse
 await context.request.post(`${base}/api/v1/auth/register`, { data: creds });
 const login = await context.request.post(`${base}/api/v1/auth/login`, { data: creds });
 if (!login.ok()) throw new Error(`login: ${login.status()}`);
+
+// What the chat page downloads on a first visit (empty cache): its chunks only, since
+// the others load when their page is opened; over the wire (precompressed) and decoded.
+{
+  const fresh = await browser.newContext({ storageState: await context.storageState() });
+  const page = await fresh.newPage();
+  const loads = [];
+  page.on("requestfinished", (req) => {
+    if (["script", "stylesheet", "document"].includes(req.resourceType())) loads.push(req);
+  });
+  await page.goto(`${base}/chat`);
+  await page.getByLabel("Message").waitFor();
+  await page.waitForLoadState("networkidle");
+  let wire = 0;
+  let decoded = 0;
+  for (const req of loads) {
+    const sizes = await req.sizes();
+    wire += sizes.responseBodySize;
+    decoded += (await (await req.response()).body()).length;
+  }
+  console.log(
+    `chat page, first visit: ${loads.length} files, ${(wire / 1024).toFixed(0)} KiB over the wire, ${(decoded / 1024).toFixed(0)} KiB decoded`,
+  );
+  await fresh.close();
+}
 
 const pct = (xs, q) => [...xs].sort((a, b) => a - b)[Math.round((xs.length - 1) * q)];
 const tti = [];

@@ -1,17 +1,19 @@
 import { Center, Loader } from "@mantine/core";
 import { lazy, Suspense, useCallback, useEffect, useState, type ComponentType } from "react";
-import { Navigate, Route, Routes } from "react-router-dom";
+import { Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { api } from "./api/client";
 import { MeContext, type Me } from "./me";
+import { PageError } from "./components/PageError";
 import { Shell } from "./components/Shell";
+import { ChatPage } from "./pages/Chat";
 import { LoginPage } from "./pages/Login";
 
 /** A page loaded when first visited: each is its own chunk (charts and the stream viewer
- *  are not downloaded to chat). */
+ *  are not downloaded to chat). The chat, where everyone lands, is in the main chunk:
+ *  fetching it after "who is signed in" would add a round trip to the first page. */
 function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) {
   return lazy(() => load().then((m) => ({ default: m[name] })));
 }
-const ChatPage = page(() => import("./pages/Chat"), "ChatPage");
 const AppsPage = page(() => import("./pages/Apps"), "AppsPage");
 const ProvidersPage = page(() => import("./pages/Providers"), "ProvidersPage");
 const ApiKeysPage = page(() => import("./pages/ApiKeys"), "ApiKeysPage");
@@ -44,6 +46,7 @@ const loading = (
 
 export function App() {
   const { me, refresh, signOut } = useMe();
+  const { pathname } = useLocation();
   if (me === undefined) {
     return (
       <Center h="100vh">
@@ -62,22 +65,24 @@ export function App() {
   return (
     <MeContext.Provider value={me}>
       <Shell user={me.user} admin={me.user.is_admin} onSignedOut={signOut}>
-        <Suspense fallback={loading}>
-          <Routes>
-            <Route path="/chat/:sessionId?" element={<ChatPage />} />
-            <Route path="/apps" element={<AppsPage />} />
-            <Route path="/providers" element={<ProvidersPage />} />
-            <Route path="/api-keys" element={<ApiKeysPage />} />
-            <Route path="/usage" element={<UsagePage />} />
-            <Route path="/sandboxes" element={<SandboxesPage />} />
-            <Route path="/desktops" element={<DesktopsPage />} />
-            <Route path="/desktops/:id" element={<DesktopPage />} />
-            <Route path="/orgs" element={<OrgsPage />} />
-            {me.user.is_admin && <Route path="/runners" element={<RunnersPage />} />}
-            {me.user.is_admin && <Route path="/admin" element={<AdminPage />} />}
-            <Route path="*" element={<Navigate to="/chat" replace />} />
-          </Routes>
-        </Suspense>
+        <PageError resetKey={pathname}>
+          <Suspense fallback={loading}>
+            <Routes>
+              <Route path="/chat/:sessionId?" element={<ChatPage />} />
+              <Route path="/apps" element={<AppsPage />} />
+              <Route path="/providers" element={<ProvidersPage />} />
+              <Route path="/api-keys" element={<ApiKeysPage />} />
+              <Route path="/usage" element={<UsagePage />} />
+              <Route path="/sandboxes" element={<SandboxesPage />} />
+              <Route path="/desktops" element={<DesktopsPage />} />
+              <Route path="/desktops/:id" element={<DesktopPage />} />
+              <Route path="/orgs" element={<OrgsPage />} />
+              {me.user.is_admin && <Route path="/runners" element={<RunnersPage />} />}
+              {me.user.is_admin && <Route path="/admin" element={<AdminPage />} />}
+              <Route path="*" element={<Navigate to="/chat" replace />} />
+            </Routes>
+          </Suspense>
+        </PageError>
       </Shell>
     </MeContext.Provider>
   );

@@ -91,8 +91,8 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn page(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
-    crate::routes::web::serve(&s.web_dir, uri.path(), "viewer.html").await
+async fn page(State(s): State<Arc<Shared>>, uri: Uri, headers: axum::http::HeaderMap) -> Response {
+    crate::routes::web::serve(&s.web_dir, uri.path(), "viewer.html", &headers).await
 }
 
 async fn stream(

@@ -577,6 +577,27 @@ async fn stop_ends_the_answer_early_and_keeps_its_text() {
     let got = wait_for_state(&t, &alice, &id, 1, "complete").await;
     assert_eq!(got["interactions"][1]["content"], kept.as_str());
 
+    // The upstream never reported usage for the stopped call: it is metered by estimate
+    // (about 4 characters a token), so stopping is not a way around quotas.
+    let usage = loop {
+        let r = t.call(Method::GET, "/api/v1/usage", &alice, None).await;
+        if r.body.as_array().is_some_and(|rows| !rows.is_empty()) {
+            break r.body[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(usage["calls"], 1, "{usage}");
+    assert_eq!(
+        usage["prompt_tokens"],
+        "tell me".len().div_ceil(4),
+        "{usage}"
+    );
+    assert_eq!(
+        usage["completion_tokens"],
+        kept.chars().count().div_ceil(4),
+        "{usage}"
+    );
+
     // Nothing runs any more: a second stop finds nothing, and the turn is free.
     let r = t
         .call(
@@ -600,4 +621,65 @@ async fn stop_ends_the_answer_early_and_keeps_its_text() {
         .call(Method::POST, "/api/v1/sessions/ses_nope/stop", &alice, None)
         .await;
     assert!(r.status.is_client_error(), "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn a_stop_before_any_text_leaves_a_failed_answer_out_of_the_context() {
+    let (t, alice, _) = setup().await;
+    let id = session(&t, &alice, json!({"model": "fake/stall"})).await;
+    let Caller::ApiKey(key) = &alice else {
+        unreachable!()
+    };
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/sessions/{id}/chat"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"message": "anyone there?"}).to_string()))
+        .unwrap();
+    let resp = t.app.clone().oneshot(req).await.unwrap();
+    let mut body = resp.into_body().into_data_stream();
+    let mut seen = String::new();
+    while seen.matches("interaction_created").count() < 2 {
+        let chunk = body
+            .next()
+            .await
+            .expect("the answer's placeholder")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["stopped"], true, "{:?}", r.body);
+    while let Some(chunk) = body.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let last = events(&json!(seen)).pop().unwrap();
+    assert_eq!(last["type"], "failed", "{seen}");
+    assert!(
+        last["interaction"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("stopped:"),
+        "{last}"
+    );
+    // Kept as failed (the next turn's context leaves failed answers out), and the
+    // session's turn is free again.
+    let got = wait_for_state(&t, &alice, &id, 1, "error").await;
+    assert_eq!(got["interactions"][1]["content"], "");
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["stopped"], false);
 }

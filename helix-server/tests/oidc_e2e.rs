@@ -271,7 +271,7 @@ async fn sso_login_links_accounts_maps_groups_and_refuses_forgeries() {
     );
 
     // A person in a browser goes back to the sign-in page, the reason in a cookie the
-    // page reads once (not in the URL: a crafted link cannot put text on the page).
+    // page reads once (not the URL: the page shows Helix's message, not a link's text).
     let b = browser();
     let (cb, _) = to_callback(&b, &h, "nobody", |u| u).await;
     let r = b
@@ -298,9 +298,10 @@ async fn sso_login_links_accounts_maps_groups_and_refuses_forgeries() {
         !set.iter().any(|c| c.starts_with("helix_session=")),
         "{set:?}"
     );
-    // The provider's error code is repeated only when it looks like one.
+    // Only the standard error codes are repeated back (anyone can send this link).
     for (given, shown) in [
         ("access_denied", true),
+        ("account_locked_call_555", false),
         ("Call%20555-0100%20to%20unlock", false),
     ] {
         let r = browser()

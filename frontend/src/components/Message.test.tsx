@@ -1,5 +1,5 @@
 import { MantineProvider } from "@mantine/core";
-import { fireEvent, render, screen } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { Interaction } from "../api/client";
 import { Message } from "./Message";
@@ -47,13 +47,14 @@ describe("Message", () => {
 });
 
 describe("Message code and editing", () => {
-  it("highlights a fenced block that names its language", () => {
+  it("highlights a fenced block that names its language", async () => {
     const { container } = render(
       <MantineProvider>
         <Message interaction={msg({ content: '```rust\nfn main() { let s = "hi"; }\n```' })} />
       </MantineProvider>,
     );
-    expect(container.querySelector("code.hljs.language-rust")).toBeTruthy();
+    // The highlighter loads on first need; the code shows plain until then.
+    await waitFor(() => expect(container.querySelector("code.hljs.language-rust")).toBeTruthy());
     expect(container.querySelector(".hljs-keyword")?.textContent).toBe("fn");
     expect(container.querySelector(".hljs-string")?.textContent).toBe('"hi"');
   });

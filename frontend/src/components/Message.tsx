@@ -1,13 +1,28 @@
 import { Alert, Box, Button, CopyButton, Group, Paper, Text, Textarea } from "@mantine/core";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import Markdown, { type Options } from "react-markdown";
-import rehypeHighlight from "rehype-highlight";
 import type { Interaction } from "../api/client";
 import "./code.css";
 
-// Fenced blocks with a language are highlighted; unlabeled ones are left plain
-// (guessing the language of every block costs more than it shows).
-const rehypePlugins: Options["rehypePlugins"] = [[rehypeHighlight, { detect: false }]];
+type Plugins = Options["rehypePlugins"];
+let highlighter: Promise<Plugins> | null = null;
+
+/** The highlighting plugins once `text` has a fenced block and they have loaded (their
+ *  chunk is fetched the first time an answer needs it). */
+function useHighlighting(text: string): Plugins {
+  const wanted = text.includes("```");
+  const [plugins, setPlugins] = useState<Plugins>(undefined);
+  useEffect(() => {
+    if (!wanted || plugins) return;
+    let live = true;
+    highlighter ??= import("./highlight").then((m) => m.rehypePlugins);
+    void highlighter.then((p) => live && setPlugins(() => p));
+    return () => {
+      live = false;
+    };
+  }, [wanted, plugins]);
+  return plugins;
+}
 
 /**
  * One message of a conversation: the assistant's rendered as Markdown with code
@@ -24,6 +39,7 @@ export function Message({
 }) {
   const mine = interaction.role === "user";
   const [editing, setEditing] = useState<string | null>(null);
+  const rehypePlugins = useHighlighting(mine ? "" : interaction.content);
   const resend = (e: FormEvent) => {
     e.preventDefault();
     const text = editing?.trim();
@@ -31,10 +47,10 @@ export function Message({
     setEditing(null);
     onEdit(text);
   };
-  if (mine && editing !== null) {
+  if (mine && editing !== null && onEdit) {
     return (
       <Box component="form" onSubmit={resend} style={{ alignSelf: "flex-end", width: "80%" }}>
-        <Textarea aria-label="Edited message" autosize minRows={2} maxRows={12} value={editing} data-autofocus onChange={(e) => setEditing(e.currentTarget.value)} />
+        <Textarea aria-label="Edited message" autosize minRows={2} maxRows={12} value={editing} autoFocus onChange={(e) => setEditing(e.currentTarget.value)} />
         <Group justify="flex-end" gap="xs" mt={4}>
           <Button size="compact-sm" variant="default" onClick={() => setEditing(null)}>
             Cancel

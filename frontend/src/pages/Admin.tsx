@@ -115,7 +115,7 @@ function SettingsCard() {
                     label={label}
                     description="Empty: unlimited"
                     placeholder="Unlimited"
-                    min={0}
+                    min={1}
                     allowDecimal={false}
                     allowNegative={false}
                     value={form[key]}

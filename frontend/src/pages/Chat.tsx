@@ -166,9 +166,15 @@ export function ChatPage() {
    *  reading. */
   const stopAnswer = async () => {
     const id = streamFor.current;
-    if (!id) return abort.current?.abort();
-    const { data } = await api.POST("/api/v1/sessions/{session_id}/stop", { params: { path: { session_id: id } } });
-    if (!data?.stopped) abort.current?.abort();
+    // This stream's controller: another may have started by the time the server answers.
+    const ctl = abort.current;
+    if (!id || !ctl) return ctl?.abort();
+    try {
+      const { data } = await api.POST("/api/v1/sessions/{session_id}/stop", { params: { path: { session_id: id } } });
+      if (!data?.stopped) ctl.abort();
+    } catch {
+      ctl.abort();
+    }
   };
 
   /** Edit and resend: a new chat with the conversation up to just before `at`, then

@@ -19,7 +19,7 @@ export function grantableRoles(role: Role): Role[] {
 
 const roleOptions = (roles: Role[]) => roles.map((r) => ({ value: r, label: ROLE_LABELS[r] }));
 
-/** Orgs: the caller's (every org for site admins), create one, open one to see and manage its members. */
+/** Orgs: the caller's, create one, open one to see and manage its members. */
 export function OrgsPage() {
   const [orgs, setOrgs] = useState<Org[] | null>(null);
   const [selected, setSelected] = useState<string | null>(null);

@@ -434,10 +434,11 @@ impl ControlPlane {
         let mut chars = 0usize;
         let mut direct = Some(tx);
         let mut last_persist = std::time::Instant::now();
-        let outcome: Result<()> = async {
+        // Ok(true): stopped by the user.
+        let outcome: Result<bool> = async {
             let mut stream = tokio::select! {
                 biased;
-                () = stop.notified() => return Ok(()),
+                () = stop.notified() => return Ok(true),
                 s = self.chat_completion_stream(&p, request) => s?,
             };
             loop {
@@ -445,7 +446,7 @@ impl ControlPlane {
                     biased;
                     () = stop.notified() => {
                         tracing::info!("answer stopped by the user");
-                        break;
+                        return Ok(true);
                     }
                     chunk = stream.next() => match chunk {
                         Some(chunk) => chunk?,
@@ -481,12 +482,21 @@ impl ControlPlane {
                     last_persist = std::time::Instant::now();
                 }
             }
-            Ok(())
+            Ok(false)
         }
         .await;
         answer.updated_at = self.now();
         let event = match outcome {
-            Ok(()) => {
+            // Stopped before any text: nothing to keep as an answer (an empty assistant
+            // message would go to the model with the next turn), so it ends as failed.
+            Ok(true) if answer.content.is_empty() => {
+                answer.state = InteractionState::Error;
+                answer.error = Some("stopped: stopped before the model wrote anything".into());
+                ChatEvent::Failed {
+                    interaction: answer.clone(),
+                }
+            }
+            Ok(_) => {
                 answer.state = InteractionState::Complete;
                 ChatEvent::Completed {
                     interaction: answer.clone(),

@@ -319,7 +319,9 @@ impl ControlPlane {
             opts["include_usage"] = json!(true);
             req.extra.insert("stream_options".into(), opts);
         }
-        let (asked, provider, meter) = self.prepare_call(p, "chat_stream", &mut req.model).await?;
+        let (asked, provider, mut meter) =
+            self.prepare_call(p, "chat_stream", &mut req.model).await?;
+        meter.prompt_chars(prompt_chars(&req));
         let stream = match provider.chat_stream(&req).await {
             Ok(s) => s,
             Err(e) => {
@@ -455,4 +457,16 @@ impl ControlPlane {
         .flat_map(futures::stream::iter);
         Ok(MessagesOutcome::Stream(events.boxed()))
     }
+}
+
+/// The prompt's text size in characters (message texts; other parts as JSON).
+fn prompt_chars(req: &ChatRequest) -> usize {
+    req.messages
+        .iter()
+        .map(|m| match &m.content {
+            Some(Value::String(t)) => t.chars().count(),
+            Some(other) => other.to_string().len(),
+            None => 0,
+        })
+        .sum()
 }

@@ -58,6 +58,27 @@ fn safe_return_to(path: Option<&str>) -> String {
     }
 }
 
+/// The authorization errors of OAuth 2.0 (RFC 6749 4.1.2.1) and OpenID Connect Core
+/// (3.1.2.6) that a provider may send back.
+const OAUTH_ERRORS: &[&str] = &[
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+];
+
 impl ControlPlane {
     /// Starts an SSO login.
     pub async fn oidc_begin(&self, return_to: Option<&str>) -> Result<OidcRedirect> {
@@ -98,12 +119,9 @@ impl ControlPlane {
     pub async fn oidc_complete(&self, cb: OidcCallback) -> Result<(LoginOutcome, String)> {
         let provider = self.oidc()?;
         if let Some(err) = cb.error {
-            // An OAuth error code is a short token (`access_denied`); anyone can put any
-            // text in this query, so nothing else is repeated back.
-            let code_like = !err.is_empty()
-                && err.len() <= 64
-                && err.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-            return Err(CoreError::Oidc(if code_like {
+            // Anyone can put any text in this query (the state is not checked yet), so
+            // only the standard error codes are repeated back.
+            return Err(CoreError::Oidc(if OAUTH_ERRORS.contains(&err.as_str()) {
                 format!("the identity provider refused the login ({err})")
             } else {
                 "the identity provider refused the login".into()

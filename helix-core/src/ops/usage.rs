@@ -1,8 +1,10 @@
 //! The usage layer: one meter around every provider call, and the usage report.
 //!
 //! Records are written off the request path (a spawned task), so metering adds no
-//! database round trip to a model call. A stream that the client abandons is recorded
-//! as `cancelled` when it is dropped.
+//! database round trip to a model call. A stream that the client abandons (or a user
+//! stops) is recorded as `cancelled` when it is dropped; since the upstream never sent
+//! its usage then, the tokens are estimated from the text sent and received (about
+//! four characters a token), so stopping early is not a way around quotas.
 
 use super::gateway::ResolvedModel;
 use crate::auth::{AuthMethod, Principal};
@@ -23,6 +25,18 @@ pub(crate) struct Meter {
     checks: Checks,
     record: Option<UsageRecord>,
     started: Instant,
+    /// Characters of the prompt, and of the answer streamed so far: the estimate when
+    /// the call ends before the upstream reports usage.
+    prompt_chars: usize,
+    streamed_chars: usize,
+    got_usage: bool,
+}
+
+/// Characters per token for estimates (the usual rule of thumb for English text).
+const CHARS_PER_TOKEN: usize = 4;
+
+fn estimate_tokens(chars: usize) -> i64 {
+    i64::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(i64::MAX)
 }
 
 impl Meter {
@@ -42,6 +56,9 @@ impl Meter {
             cp: cp.clone(),
             checks,
             started: Instant::now(),
+            prompt_chars: 0,
+            streamed_chars: 0,
+            got_usage: false,
             record: Some(UsageRecord {
                 id: UsageId::new(),
                 user_id: p.user.id.clone(),
@@ -72,7 +89,26 @@ impl Meter {
         }
     }
 
+    /// The prompt's size, for an estimate if the call is cut short.
+    pub(crate) fn prompt_chars(&mut self, chars: usize) {
+        self.prompt_chars = chars;
+    }
+
+    /// Counts the text of one streamed chunk (answer and tool-call arguments).
+    fn streamed(&mut self, chunk: &serde_json::Value) {
+        for choice in chunk["choices"].as_array().into_iter().flatten() {
+            let delta = &choice["delta"];
+            self.streamed_chars += delta["content"].as_str().map_or(0, |t| t.chars().count());
+            for call in delta["tool_calls"].as_array().into_iter().flatten() {
+                self.streamed_chars += call["function"]["arguments"]
+                    .as_str()
+                    .map_or(0, |t| t.chars().count());
+            }
+        }
+    }
+
     pub(crate) fn usage(&mut self, u: Usage) {
+        self.got_usage = true;
         if let Some(r) = self.record.as_mut() {
             r.prompt_tokens = u.prompt_tokens;
             r.completion_tokens = u.completion_tokens;
@@ -98,6 +134,10 @@ impl Meter {
         };
         if record.latency_ms == 0 {
             record.latency_ms = self.elapsed_ms();
+        }
+        if !self.got_usage && record.status == "cancelled" {
+            record.prompt_tokens = estimate_tokens(self.prompt_chars);
+            record.completion_tokens = estimate_tokens(self.streamed_chars);
         }
         let tokens = record.prompt_tokens + record.completion_tokens;
         self.cp.charge(&record.user_id, &self.checks, tokens);
@@ -133,6 +173,7 @@ pub(crate) fn metered(stream: ChatStream, meter: Meter, strip_usage_chunk: bool)
                 match stream.next().await {
                     Some(Ok(chunk)) => {
                         m.first_chunk();
+                        m.streamed(&chunk);
                         if let Some(u) = usage_of(&chunk) {
                             m.usage(u);
                             let usage_only = chunk["choices"].as_array().is_some_and(Vec::is_empty);

@@ -49,8 +49,9 @@ pub fn oidc_state(http: &HttpSettings, state: &str) -> HeaderValue {
 }
 
 /// Why the last SSO attempt failed, for the sign-in page to show once. Scripts may read
-/// it (the page clears it); only the callback sets it, so a crafted link cannot put text
-/// on the sign-in page.
+/// it (the page clears it). It holds Helix's own message, never text from the request
+/// (a provider's error is named only when it is one of the standard codes), so a
+/// crafted link cannot put words on the sign-in page.
 pub const SSO_ERROR_COOKIE: &str = "helix_sso_error";
 
 /// The SSO failure cookie: the message, percent-encoded, for a minute.

@@ -1,6 +1,7 @@
 //! A local OpenAI-compatible upstream that tests control, to reach paths a healthy
 //! engine never takes. Models: `explode` (500), `dies-mid-stream` (connection drops
-//! after two chunks), `slow` (10 chunks, 100 ms apart), `echo` (streams the request
+//! after two chunks), `slow` (10 chunks, 100 ms apart), `stall` (headers, then a minute
+//! of nothing before each chunk), `echo` (streams the request
 //! it received as its text); anything else answers "Hello". Streams send a usage-only
 //! chunk when `stream_options.include_usage` is set. Every call needs `UPSTREAM_KEY`.
 
@@ -50,7 +51,12 @@ async fn chat(h: HeaderMap, AxJson(req): AxJson<Value>) -> Response {
         } else {
             vec![Ok(chunk("Hel")), Ok(chunk("lo"))]
         };
-        let pace = if req["model"] == "slow" { 100 } else { 30 };
+        // `stall`: headers at once, then nothing for a minute (an engine still loading).
+        let pace = match req["model"].as_str() {
+            Some("slow") => 100,
+            Some("stall") => 60_000,
+            _ => 30,
+        };
         if req["model"] == "dies-mid-stream" {
             parts.push(Err(std::io::Error::other("engine killed")));
         } else {
@@ -85,7 +91,7 @@ pub fn router() -> Router {
         .route("/v1/embeddings", post(|AxJson(req): AxJson<Value>| async move {
             AxJson(json!({"object": "list", "model": req["model"], "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]}))
         }))
-        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}, {"id": "array"}]})) }))
+        .route("/v1/models", get(|| async { AxJson(json!({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}, {"id": "explode"}, {"id": "dies-mid-stream"}, {"id": "slow"}, {"id": "echo"}, {"id": "array"}, {"id": "stall"}]})) }))
 }
 
 pub async fn upstream() -> String {
