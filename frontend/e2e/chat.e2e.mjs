@@ -168,6 +168,16 @@ try {
   await page.getByRole("cell", { name: "stored" }).waitFor();
   if ((await page.locator("input[type=password]").inputValue()) !== "") throw new Error("the key stayed in the form");
   if ((await page.content()).includes("sk-test-secret")) throw new Error("the key is on the page");
+  step("its models: what the upstream offers; register one as the default for its name");
+  await page.getByRole("button", { name: "Models of local" }).click();
+  const models = page.getByTestId("models-of-local");
+  await models.getByText("Offered by the upstream: slow").waitFor();
+  await models.getByLabel("Model name").fill("slow");
+  await models.getByLabel("Context (tokens)").fill("8192");
+  await models.getByRole("button", { name: "Register model for local" }).click();
+  const registered = page.getByRole("table", { name: "Registered models of local" });
+  await registered.getByRole("cell", { name: "8192" }).waitFor();
+  await registered.getByText("default for “slow”").waitFor();
   await page.screenshot({ path: `${shots}/07-providers.png` });
 
   step("stop a long answer: the engine stops, the text so far is kept");

@@ -261,6 +261,7 @@ async fn chat_streams_errors_resolution_and_scopes() {
             "fake/slow",
             "fake/echo",
             "fake/array",
+            "fake/stall",
             "m2"
         ]
     );

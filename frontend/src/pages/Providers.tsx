@@ -1,16 +1,26 @@
 import { Alert, Badge, Button, Card, Code, Group, PasswordInput, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Fragment, useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, errorMessage, type Schemas } from "../api/client";
 import { Page } from "../components/Page";
-import { useMeContext } from "../me";
+import { useMeContext, type Me } from "../me";
+import { ProviderModels } from "./ProviderModels";
 
 type Endpoint = Schemas["ProviderEndpoint"];
+
+/** Whether `me` may change an endpoint (the server checks the same). */
+function canManage(me: Me, p: Endpoint): boolean {
+  const scope = p.scope;
+  if (me.user.is_admin) return true;
+  if (scope.scope === "user") return scope.user_id === me.user.id;
+  if (scope.scope === "org") return me.orgs.some((o) => o.id === scope.org_id && (o.role === "owner" || o.role === "admin"));
+  return false;
+}
 
 /** Provider endpoints: OpenAI-compatible or Anthropic upstreams; a key is entered once. */
 export function ProvidersPage() {
   const me = useMeContext();
   const [endpoints, setEndpoints] = useState<Endpoint[]>([]);
-  const [models, setModels] = useState<Record<string, string[]>>({});
+  const [open, setOpen] = useState<string | null>(null);
   const [form, setForm] = useState({ name: "", base_url: "", api_key: "", kind: "openai" as "openai" | "anthropic", scope: "user" });
   const [error, setError] = useState<string | null>(null);
 
@@ -36,10 +46,12 @@ export function ProvidersPage() {
     void load();
   };
 
-  const showModels = async (id: string) => {
-    const { data, error } = await api.GET("/api/v1/providers/{endpoint_id}/models", { params: { path: { endpoint_id: id } } });
+  const remove = async (p: Endpoint) => {
+    setError(null);
+    const { error } = await api.DELETE("/api/v1/providers/{endpoint_id}", { params: { path: { endpoint_id: p.id } } });
     if (error) return setError(errorMessage(error));
-    setModels((m) => ({ ...m, [id]: (data ?? []).map((x) => x.name + (x.is_default ? " (default)" : "")) }));
+    if (open === p.id) setOpen(null);
+    void load();
   };
 
   return (
@@ -101,29 +113,42 @@ export function ProvidersPage() {
               <Table.Th>Base URL</Table.Th>
               <Table.Th>Key</Table.Th>
               <Table.Th>Models</Table.Th>
+              <Table.Th />
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
             {endpoints.map((p) => (
-              <Table.Tr key={p.id}>
-                <Table.Td>{p.name}</Table.Td>
-                <Table.Td>
-                  <Badge variant="light">{p.kind}</Badge>
-                </Table.Td>
-                <Table.Td>
-                  <Code>{p.base_url}</Code>
-                </Table.Td>
-                <Table.Td>{p.has_api_key ? "stored" : "none"}</Table.Td>
-                <Table.Td>
-                  {models[p.id] ? (
-                    <Text size="sm">{models[p.id].length ? models[p.id].join(", ") : "none configured"}</Text>
-                  ) : (
-                    <Button size="xs" variant="subtle" onClick={() => showModels(p.id)}>
-                      Show
+              <Fragment key={p.id}>
+                <Table.Tr>
+                  <Table.Td>{p.name}</Table.Td>
+                  <Table.Td>
+                    <Badge variant="light">{p.kind}</Badge>
+                  </Table.Td>
+                  <Table.Td>
+                    <Code>{p.base_url}</Code>
+                  </Table.Td>
+                  <Table.Td>{p.has_api_key ? "stored" : "none"}</Table.Td>
+                  <Table.Td>
+                    <Button size="xs" variant="subtle" onClick={() => setOpen(open === p.id ? null : p.id)} aria-expanded={open === p.id} aria-label={`Models of ${p.name}`}>
+                      {open === p.id ? "Hide" : "Models"}
                     </Button>
-                  )}
-                </Table.Td>
-              </Table.Tr>
+                  </Table.Td>
+                  <Table.Td>
+                    {canManage(me, p) && p.name !== "runners" && (
+                      <Button size="xs" color="red" variant="light" onClick={() => remove(p)} aria-label={`Delete ${p.name}`}>
+                        Delete
+                      </Button>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+                {open === p.id && (
+                  <Table.Tr>
+                    <Table.Td colSpan={6}>
+                      <ProviderModels endpoint={p} canEdit={canManage(me, p)} />
+                    </Table.Td>
+                  </Table.Tr>
+                )}
+              </Fragment>
             ))}
           </Table.Tbody>
         </Table>
