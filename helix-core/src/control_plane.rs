@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) oidc: Option<OidcProvider>,
     /// One pooled client for every call to model providers.
     pub(crate) upstream_http: reqwest::Client,
+    /// The same for user and org endpoints: never connects to a private address.
+    pub(crate) upstream_http_public: reqwest::Client,
     /// Where chat events go.
     pub(crate) events: Arc<dyn EventBus>,
     /// Text of answers being generated in this process.
@@ -205,7 +207,8 @@ impl ControlPlaneBuilder {
                 session_ttl: self.session_ttl.unwrap_or(DEFAULT_SESSION_TTL),
                 registration_default: self.registration.unwrap_or(true),
                 oidc,
-                upstream_http: upstream_client()?,
+                upstream_http: upstream_client(false)?,
+                upstream_http_public: upstream_client(true)?,
                 events: self
                     .events
                     .unwrap_or_else(|| Arc::new(InProcessBus::default())),
@@ -226,8 +229,14 @@ impl ControlPlaneBuilder {
 
 /// The client for model providers: pooled, connect timeout, no overall timeout (streams
 /// run as long as the model writes), no redirects (a redirect could leak the API key).
-fn upstream_client() -> Result<reqwest::Client> {
-    crate::egress::client_builder()?
+fn upstream_client(public_only: bool) -> Result<reqwest::Client> {
+    let mut builder = crate::egress::client_builder()?;
+    if public_only {
+        builder = builder.dns_resolver(std::sync::Arc::new(
+            crate::ops::upstream_policy::PublicOnlyResolver,
+        ));
+    }
+    builder
         .connect_timeout(std::time::Duration::from_secs(10))
         // An upstream silent this long (no byte of an answer or a stream) is dead.
         .read_timeout(std::time::Duration::from_secs(300))

@@ -63,6 +63,11 @@ pub struct ServeConfig {
     /// Seconds until a response must have started (a stream may then run longer).
     #[arg(long, env = "HELIX_REQUEST_TIMEOUT_SECS", default_value_t = 300)]
     pub request_timeout_secs: u64,
+    /// How often open WebSockets (live updates, desktop streams) check that their
+    /// credentials still hold; signed out or revoked, they are closed.
+    #[arg(long, env = "HELIX_LIVE_REAUTH_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_reauth_secs: u64,
     /// Let users and org admins add provider endpoints on private, loopback and
     /// link-local addresses (site admins' global endpoints always may).
     #[arg(long, env = "HELIX_ALLOW_PRIVATE_UPSTREAMS")]

@@ -78,6 +78,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         max_body_bytes: cfg.max_body_bytes,
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
         web_dir: web_dir(cfg)?,
+        live_reauth_every: Duration::from_secs(cfg.live_reauth_secs),
     };
     let cp = builder.build()?;
     if let Err(e) = cp.ensure_runner_endpoint().await {

@@ -36,6 +36,9 @@ pub struct HttpSettings {
     pub request_timeout: std::time::Duration,
     /// The web UI's production build (`frontend/dist`), served for non-API paths.
     pub web_dir: Option<std::path::PathBuf>,
+    /// How often a WebSocket (live updates, a desktop stream) checks that the
+    /// credentials it was opened with still hold; signed out, it is closed.
+    pub live_reauth_every: std::time::Duration,
 }
 
 impl HttpSettings {
@@ -52,6 +55,7 @@ impl Default for HttpSettings {
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(300),
             web_dir: None,
+            live_reauth_every: std::time::Duration::from_secs(15),
         }
     }
 }

@@ -77,7 +77,11 @@ async fn desktops_stream_over_one_websocket_to_whoever_may_see_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let desktop = format!("main={}", x.display);
-    let (_helix, base) = start_helix_with(dir.path(), &["--desktop", &desktop]).await;
+    let (_helix, base) = start_helix_with(
+        dir.path(),
+        &["--desktop", &desktop, "--live-reauth-secs", "1"],
+    )
+    .await;
     let admin = user_key(&base, "admin@example.com").await;
     let user = user_key(&base, "user@example.com").await;
     let http = reqwest::Client::new();
@@ -291,6 +295,67 @@ async fn desktops_stream_over_one_websocket_to_whoever_may_see_them() {
         recv(&mut b).await.unwrap(),
         ServerMessage::VideoFrame { keyframe: true, .. }
     ));
+
+    // Signed out while watching (here: the viewer's key revoked): the stream ends
+    // within the re-check interval (1 s here).
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login: serde_json::Value = browser
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(
+            &serde_json::json!({"email": "admin@example.com", "password": "correct horse battery"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = login["csrf_token"].as_str().unwrap().to_owned();
+    let key: serde_json::Value = browser
+        .post(format!("{base}/api/v1/api-keys"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"name": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut c = open(
+        &base,
+        key["key"].as_str().unwrap(),
+        "/api/v1/desktops/main/stream?client_id=tab-2",
+    )
+    .await
+    .unwrap();
+    send(&mut c, ClientMessage::Hello { version: 1 }).await;
+    assert!(matches!(
+        recv(&mut c).await.unwrap(),
+        ServerMessage::Init { .. }
+    ));
+    let r = browser
+        .delete(format!(
+            "{base}/api/v1/api-keys/{}",
+            key["id"].as_str().unwrap()
+        ))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match c.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its revoked key");
 
     // The display dies: its viewers are told and closed; the server lives on.
     drop(x);

@@ -778,3 +778,47 @@ async fn users_cannot_point_endpoints_at_private_addresses_by_default() {
         Some(json!({"name": "local", "kind": "openai", "base_url": "http://127.0.0.1:8081/v1", "scope": "global"}))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn a_user_endpoint_whose_name_turns_private_is_refused_at_connect_time() {
+    let t = TestApp::with_options(helix_server::HttpSettings::default(), true, false).await;
+    let (admin, _) = t.user_with_key("root@x.io").await;
+    let (alice, alice_id) = t.user_with_key("alice@x.io").await;
+    // A name that passed the check when the endpoint was added and now resolves to a
+    // loopback address (DNS rebinding): stored directly, as if it had resolved publicly.
+    let base = upstream().await.replace("127.0.0.1", "localhost");
+    let endpoint = helix_core::model::ProviderEndpoint {
+        id: helix_core::id::ProviderEndpointId::new(),
+        name: "rebound".into(),
+        kind: helix_core::model::ProviderKind::Openai,
+        base_url: base.clone(),
+        scope: helix_core::model::Scope::User {
+            user_id: alice_id.parse().unwrap(),
+        },
+        has_api_key: false,
+        created_at: chrono::Utc::now(),
+    };
+    t.cp.store()
+        .create_provider_endpoint(&endpoint, None)
+        .await
+        .unwrap();
+    let chat = json!({"model": "rebound/m1", "messages": [{"role": "user", "content": "hi"}]});
+    let r = t
+        .call(Method::POST, "/v1/chat/completions", &alice, Some(chat))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.body);
+    assert!(
+        r.body.to_string().contains("private"),
+        "says why: {:?}",
+        r.body
+    );
+    // The same address as a site admin's global endpoint works.
+    let r = t.call(Method::POST, "/api/v1/providers", &admin,
+        Some(json!({"name": "local", "kind": "openai", "base_url": base, "api_key": UPSTREAM_KEY, "scope": "global"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let chat = json!({"model": "local/m1", "messages": [{"role": "user", "content": "hi"}]});
+    let r = t
+        .call(Method::POST, "/v1/chat/completions", &alice, Some(chat))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}

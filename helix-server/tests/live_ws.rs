@@ -244,3 +244,69 @@ async fn cookie_websockets_from_other_origins_and_anonymous_are_refused() {
     let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
     assert!(err.to_string().contains("401"), "{err}");
 }
+
+#[tokio::test]
+async fn a_socket_whose_key_is_revoked_is_closed() {
+    let http = helix_server::HttpSettings {
+        live_reauth_every: std::time::Duration::from_millis(200),
+        ..helix_server::HttpSettings::default()
+    };
+    let t = TestApp::with_options(http, true, true).await;
+    let (alice, _) = t.user_with_key("alice@x.io").await;
+    let Caller::ApiKey(key) = &alice else {
+        unreachable!()
+    };
+    let id = t
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            &alice,
+            Some(json!({"model": "fake/m1"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = listener.local_addr().unwrap().to_string();
+    let app = t.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut ws = connect(&base, key).await;
+    send(&mut ws, json!({"type": "subscribe", "session_id": id})).await;
+    assert_eq!(recv(&mut ws).await["type"], "snapshot");
+    // Still signed in after several checks: the socket stays.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(recv(&mut ws).await["type"], "pong");
+
+    // Keys are managed from a signed-in browser session.
+    let browser = t.login("alice@x.io").await;
+    let keys = t
+        .call(Method::GET, "/api/v1/api-keys", &browser, None)
+        .await;
+    let key_id = keys.body[0]["id"].as_str().unwrap().to_owned();
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{key_id}"),
+            &browser,
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let f = recv(&mut ws).await;
+    assert_eq!(
+        (f["type"].as_str(), f["error"]["code"].as_str()),
+        (Some("error"), Some("invalid_credentials")),
+        "{f}"
+    );
+    let close = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .expect("closed within 5 s");
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4401),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}

@@ -41,8 +41,9 @@ export function useLiveSession(
           handlers.current.onEvent(frame.event);
         }
       };
-      socket.onclose = () => {
-        if (stopped) return;
+      socket.onclose = (ev) => {
+        // 4401: signed out (or the key revoked) elsewhere; reconnecting cannot help.
+        if (stopped || ev.code === 4401) return;
         // Full jitter, 0.5 s doubling up to 15 s.
         const cap = Math.min(15_000, 500 * 2 ** attempt++);
         timer = setTimeout(connect, Math.random() * cap);

@@ -16,7 +16,7 @@ use super::usage::{metered, Meter};
 use crate::auth::Principal;
 use crate::control_plane::ControlPlane;
 use crate::error::{CoreError, Result};
-use crate::model::{ProviderEndpoint, ProviderKind};
+use crate::model::{ProviderEndpoint, ProviderKind, Scope};
 use crate::providers::{
     usage_of, AnthropicProvider, ChatRequest, ChatStream, EmbeddingsRequest, OpenAiProvider,
     Provider,
@@ -235,14 +235,19 @@ impl ControlPlane {
                 String::from_utf8(k).map_err(|_| CoreError::internal("stored api key is not utf-8"))
             })
             .transpose()?;
+        // Only site admins' global endpoints may reach private addresses (unless the
+        // operator allows it for everyone): checked again at every connection.
+        let http = if endpoint.scope == Scope::Global || self.inner.allow_private_upstreams {
+            self.inner.upstream_http.clone()
+        } else {
+            self.inner.upstream_http_public.clone()
+        };
         match endpoint.kind {
-            ProviderKind::Openai => Ok(Box::new(OpenAiProvider::new(
-                self.inner.upstream_http.clone(),
-                &endpoint.base_url,
-                key,
-            ))),
+            ProviderKind::Openai => {
+                Ok(Box::new(OpenAiProvider::new(http, &endpoint.base_url, key)))
+            }
             ProviderKind::Anthropic => Ok(Box::new(AnthropicProvider::new(
-                self.inner.upstream_http.clone(),
+                http,
                 &endpoint.base_url,
                 key,
             ))),

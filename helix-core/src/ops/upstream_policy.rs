@@ -4,10 +4,37 @@
 //! and their orgs'. Those may not reach loopback, private, link-local or unique-local
 //! addresses (cloud metadata services, the control plane's own neighbours) unless the
 //! operator allows it (`HELIX_ALLOW_PRIVATE_UPSTREAMS`). Checked when the endpoint is
-//! created, on the literal host and on every address its name resolves to.
+//! created, on the literal host and on every address its name resolves to; and again on
+//! every connection, by [`PublicOnlyResolver`] in the HTTP client of those endpoints, so a
+//! name that resolved to a public address when the endpoint was added cannot later be
+//! pointed at a private one (DNS rebinding). Through an egress proxy the proxy resolves
+//! names, and guarding them is its job.
 
 use crate::error::{CoreError, Result};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+
+/// Resolves names as the system does, keeping only public addresses; a name with none
+/// fails to connect. The resolver of the client that calls user and org endpoints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = all.into_iter().filter(|a| !is_private(a.ip())).collect();
+            if public.is_empty() {
+                let why = format!(
+                    "{host} resolves only to private, loopback or link-local addresses, which user and org endpoints may not reach"
+                );
+                return Err(why.into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
 
 /// Whether an address is off limits for user-defined upstreams.
 pub fn is_private(ip: IpAddr) -> bool {

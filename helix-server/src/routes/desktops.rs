@@ -108,6 +108,9 @@ pub async fn stream(
     };
     let metrics = s.metrics.clone();
     let span = tracing::info_span!("desktop_stream", desktop = %id, user = %p.user.id);
+    // Signed out (or the key revoked) while watching: the stream ends.
+    let creds = helix_core::Credentials::from_headers(&axum::http::Method::GET, &headers);
+    let (cp, every) = (s.cp.clone(), s.http.live_reauth_every);
     Ok(upgrade
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
@@ -117,7 +120,12 @@ pub async fn stream(
             async move {
                 metrics.desktop_viewers.inc();
                 let (incoming, outgoing) = adapt(socket);
-                serve_viewer(&desktop, options, incoming, outgoing).await;
+                tokio::select! {
+                    () = serve_viewer(&desktop, options, incoming, outgoing) => {}
+                    e = super::ws::signed_out(&cp, &creds, every) => {
+                        tracing::info!(error = %e, "viewer signed out: stream closed");
+                    }
+                }
                 metrics.desktop_viewers.dec();
             }
             .instrument(span)

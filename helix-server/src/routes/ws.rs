@@ -7,21 +7,28 @@
 //! `{"type":"error","session_id":...,"error":{"code","message"}}` for refused
 //! subscriptions and bad frames, `{"type":"pong"}`. A subscription's snapshot plus its
 //! events hold every delta exactly once, also after a reconnect.
+//!
+//! The socket checks its credentials again every `live_reauth_every` (15 s): signed out,
+//! session expired, key revoked or user removed, it gets an error frame
+//! (`session_expired`, `invalid_credentials`, ...) and is closed (code 4401).
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Auth;
 use crate::state::AppState;
+use axum::extract::ws::CloseFrame;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use helix_core::auth::AuthMethod;
 use helix_core::id::SessionId;
-use helix_core::{ControlPlane, Principal};
+use helix_core::{ControlPlane, CoreError, Credentials, Principal};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Most sessions one socket may follow at once.
 const MAX_SUBSCRIPTIONS: usize = 64;
@@ -64,7 +71,29 @@ pub async fn ws(
             "websocket from a foreign origin",
         ));
     }
-    Ok(upgrade.on_upgrade(move |socket| run(socket, s.cp, p)))
+    let creds = Credentials::from_headers(&Method::GET, &headers);
+    let every = s.http.live_reauth_every;
+    Ok(upgrade.on_upgrade(move |socket| run(socket, s.cp, p, creds, every)))
+}
+
+/// Completes when the credentials a live connection was opened with stop working
+/// (signed out, session expired, key revoked, user removed), checking every `every`. A
+/// store that cannot answer right now does not end the connection.
+pub(crate) async fn signed_out(
+    cp: &ControlPlane,
+    creds: &Credentials,
+    every: Duration,
+) -> CoreError {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match cp.authenticate(creds).await {
+            Err(e) if !e.is_internal() => return e,
+            _ => {}
+        }
+    }
 }
 
 fn error_frame(session_id: Option<&str>, code: &str, message: &str) -> String {
@@ -72,12 +101,27 @@ fn error_frame(session_id: Option<&str>, code: &str, message: &str) -> String {
         .to_string()
 }
 
-async fn run(socket: WebSocket, cp: ControlPlane, p: Principal) {
+async fn run(
+    socket: WebSocket,
+    cp: ControlPlane,
+    p: Principal,
+    creds: Credentials,
+    every: Duration,
+) {
     let (mut sink, mut incoming) = socket.split();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<String>(256);
     let mut subs: HashMap<SessionId, tokio::task::JoinHandle<()>> = HashMap::new();
+    let gone = signed_out(&cp, &creds, every);
+    tokio::pin!(gone);
     loop {
         tokio::select! {
+            e = &mut gone => {
+                let e = ApiError::from(e);
+                let _ = sink.send(Message::Text(error_frame(None, e.code, &e.message).into())).await;
+                let close = CloseFrame { code: 4401, reason: "signed out".into() };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                break;
+            }
             frame = incoming.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = handle(&cp, &p, text.as_str(), &mut subs, &out_tx).await {
