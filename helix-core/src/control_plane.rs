@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) runner_pool: Option<Arc<dyn crate::providers::ProviderPool>>,
     /// Requests and tokens per minute.
     pub(crate) limiter: crate::limits::RateLimiter,
+    /// Password logins per client address and failed ones per email.
+    pub(crate) login_limiter: crate::limits::RateLimiter,
     /// Limit settings, as last read.
     pub(crate) limit_settings:
         std::sync::Mutex<Option<(std::time::Instant, crate::ops::accounts::InstanceSettings)>>,
@@ -220,6 +222,7 @@ impl ControlPlaneBuilder {
                 providers: Default::default(),
                 runner_pool: self.runner_pool,
                 limiter: Default::default(),
+                login_limiter: Default::default(),
                 limit_settings: Default::default(),
                 quota_used: Default::default(),
             }),

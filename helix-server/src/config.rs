@@ -68,6 +68,10 @@ pub struct ServeConfig {
     #[arg(long, env = "HELIX_LIVE_REAUTH_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub live_reauth_secs: u64,
+    /// Reverse proxies in front of Helix (comma-separated addresses or CIDRs): their
+    /// `X-Forwarded-For` names the client, for per-address sign-in throttling.
+    #[arg(long, env = "HELIX_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::client_addr::Cidr>,
     /// Let users and org admins add provider endpoints on private, loopback and
     /// link-local addresses (site admins' global endpoints always may).
     #[arg(long, env = "HELIX_ALLOW_PRIVATE_UPSTREAMS")]

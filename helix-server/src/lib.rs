@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod client_addr;
 pub mod config;
 pub mod desktops;
 pub mod error;

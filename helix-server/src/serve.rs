@@ -79,6 +79,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         request_timeout: Duration::from_secs(cfg.request_timeout_secs),
         web_dir: web_dir(cfg)?,
         live_reauth_every: Duration::from_secs(cfg.live_reauth_secs),
+        trusted_proxies: cfg.trusted_proxies.clone(),
     };
     let cp = builder.build()?;
     if let Err(e) = cp.ensure_runner_endpoint().await {
@@ -183,13 +184,14 @@ fn oidc_config(cfg: &ServeConfig, public_url: &str) -> anyhow::Result<Option<Oid
 /// first waits for the client's delayed ACK (~40 ms).
 pub fn nodelay(
     listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
     use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
+    fn set(tcp: &mut tokio::net::TcpStream) {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    })
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 /// Runs the server until SIGINT or SIGTERM, then drains in-flight requests.
@@ -220,7 +222,8 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    axum::serve(nodelay(listener), crate::router(state))
+    let app = crate::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(nodelay(listener), app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;

@@ -39,6 +39,8 @@ pub struct HttpSettings {
     /// How often a WebSocket (live updates, a desktop stream) checks that the
     /// credentials it was opened with still hold; signed out, it is closed.
     pub live_reauth_every: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (login throttling).
+    pub trusted_proxies: Vec<crate::client_addr::Cidr>,
 }
 
 impl HttpSettings {
@@ -56,6 +58,7 @@ impl Default for HttpSettings {
             request_timeout: std::time::Duration::from_secs(300),
             web_dir: None,
             live_reauth_every: std::time::Duration::from_secs(15),
+            trusted_proxies: Vec::new(),
         }
     }
 }

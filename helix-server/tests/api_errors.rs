@@ -642,3 +642,46 @@ async fn runner_tokens_bad_input_unknown_ids_and_credential_kinds() {
     let err = t.cp.authenticate_runner(&secret).await.unwrap_err();
     assert_eq!(err.code().as_str(), "invalid_credentials");
 }
+
+#[tokio::test]
+async fn failed_sign_ins_for_one_email_are_slowed_down() {
+    let t = TestApp::new().await;
+    t.user_with_key("ada@x.io").await;
+    let attempt = |password: &'static str| {
+        let t = &t;
+        async move {
+            t.call(
+                Method::POST,
+                "/api/v1/auth/login",
+                &Caller::Anonymous,
+                Some(json!({"email": "ada@x.io", "password": password})),
+            )
+            .await
+        }
+    };
+    // Ten wrong guesses a minute are answered as wrong; the bucket then runs dry.
+    for _ in 0..11 {
+        let r = attempt("wrong guess").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    }
+    let r = attempt("wrong guess").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        "{:?}",
+        r.body
+    );
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // While slowed down, even the right password waits (no oracle for guesses).
+    assert_eq!(
+        attempt("correct horse").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Other accounts are not affected.
+    t.user_with_key("bob@x.io").await;
+    // After the wait, the right password works.
+    t.clock.advance(chrono::Duration::seconds(wait as i64));
+    let r = attempt("correct horse").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}

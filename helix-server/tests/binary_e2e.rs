@@ -150,3 +150,33 @@ fn production_mode_refuses_default_secrets() {
         "production never generates a key"
     );
 }
+
+/// Sign-in attempts are counted per client address: the TCP peer, or behind a trusted
+/// proxy the address it forwards.
+#[tokio::test]
+async fn sign_in_attempts_are_throttled_per_client_address() {
+    let mut s = Server::start(&["--trusted-proxies", "127.0.0.1"]);
+    s.wait_healthy().await;
+    let http = reqwest::Client::new();
+    let attempt = |n: usize, from: &'static str| {
+        http.post(format!("{}/api/v1/auth/login", s.base))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": format!("nobody{n}@example.com"), "password": "not it at all"}))
+            .send()
+    };
+    // Thirty a minute from one address (each for another email, so only the address
+    // counts), then 429.
+    for n in 0..30 {
+        let r = attempt(n, "198.51.100.1").await.unwrap();
+        assert_eq!(r.status(), 401, "attempt {n}");
+    }
+    let r = attempt(30, "198.51.100.1").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another client behind the same proxy is not affected.
+    let r = attempt(31, "198.51.100.2").await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(s.stop().success());
+}

@@ -6,6 +6,7 @@ use crate::authz;
 use crate::control_plane::{ControlPlane, SETTING_REGISTRATION};
 use crate::error::{CoreError, Result};
 use crate::id::{OrgId, UserId};
+use crate::limits::Limits;
 use crate::model::{Org, User};
 use crate::store::{AdminRule, LoginSessionRecord, NewUser};
 use chrono::{DateTime, Utc};
@@ -88,6 +89,33 @@ pub struct UpdateSettingsRequest {
     pub user_monthly_tokens: Option<u64>,
 }
 
+/// Password login attempts a minute from one client address.
+pub const LOGIN_ATTEMPTS_PER_IP: u64 = 30;
+/// Failed password logins a minute for one email before they are slowed down.
+pub const LOGIN_FAILURES_PER_EMAIL: u64 = 10;
+
+/// The login limiter's buckets: attempts per address (requests), failures per email
+/// (charged as "tokens" only when the password was wrong).
+fn login_checks(email: &str, client: Option<std::net::IpAddr>) -> Vec<(String, Limits)> {
+    let mut checks = vec![(
+        format!("login-email:{email}"),
+        Limits {
+            requests_per_minute: None,
+            tokens_per_minute: Some(LOGIN_FAILURES_PER_EMAIL),
+        },
+    )];
+    if let Some(ip) = client {
+        checks.push((
+            format!("login-ip:{ip}"),
+            Limits {
+                requests_per_minute: Some(LOGIN_ATTEMPTS_PER_IP),
+                tokens_per_minute: None,
+            },
+        ));
+    }
+    checks
+}
+
 impl ControlPlane {
     /// Registers an account. The first account on an instance becomes site admin and
     /// can always register; later ones need registration to be enabled. Each account
@@ -147,7 +175,37 @@ impl ControlPlane {
     /// Logs in with email and password and opens a login session.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, req: LoginRequest) -> Result<LoginOutcome> {
+        self.login_from(req, None).await
+    }
+
+    /// Checks a password login from `client` (the caller's address, when known).
+    /// Throttled: [`LOGIN_ATTEMPTS_PER_IP`] attempts a minute from one address, and
+    /// past [`LOGIN_FAILURES_PER_EMAIL`] failures a minute for one email, one more
+    /// attempt per refill (so guessing a password is slow, and someone hammering an
+    /// account only slows its logins down, never locks it).
+    pub async fn login_from(
+        &self,
+        req: LoginRequest,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<LoginOutcome> {
         let email = req.email.trim().to_lowercase();
+        let checks = login_checks(&email, client);
+        let now = self.now();
+        self.inner
+            .login_limiter
+            .acquire(&checks, now)
+            .map_err(|retry_after_secs| CoreError::RateLimited {
+                what: "too many sign-in attempts".into(),
+                retry_after_secs,
+            })?;
+        let out = self.check_password(email, req.password).await;
+        if matches!(out, Err(CoreError::InvalidCredentials)) {
+            self.inner.login_limiter.charge(&checks, 1, now);
+        }
+        out
+    }
+
+    async fn check_password(&self, email: String, secret: String) -> Result<LoginOutcome> {
         let store = self.store_ref();
         let user = store.get_user_by_email(&email).await?;
         let hash = match &user {
@@ -158,7 +216,7 @@ impl ControlPlane {
         // answer takes the same time either way.
         let known = hash.is_some();
         let phc = hash.unwrap_or_else(|| password::dummy_hash().to_owned());
-        let pw = req.password;
+        let pw = secret;
         let _permit = password::permits()
             .acquire()
             .await

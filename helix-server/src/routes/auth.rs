@@ -1,6 +1,7 @@
 //! `/api/v1/auth/*` and `/api/v1/users/me`.
 
 use super::cookies;
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::state::AppState;
@@ -81,12 +82,14 @@ fn login_response(s: &AppState, out: LoginOutcome) -> Response {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody, description = "too many sign-in attempts from this address, or failed ones for this email; `Retry-After` says when to try again")))]
 pub async fn login(
     State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let out = s.cp.login(req).await?;
+    let out = s.cp.login_from(req, client).await?;
     Ok(login_response(&s, out))
 }
 
