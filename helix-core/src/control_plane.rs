@@ -236,7 +236,7 @@ fn upstream_client(public_only: bool) -> Result<reqwest::Client> {
     let mut builder = crate::egress::client_builder()?;
     if public_only {
         builder = builder.dns_resolver(std::sync::Arc::new(
-            crate::ops::upstream_policy::PublicOnlyResolver,
+            crate::ops::upstream_policy::PublicOnlyResolver::from_env(),
         ));
     }
     builder

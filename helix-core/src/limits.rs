@@ -115,6 +115,18 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Gives back the request taken from each requests-per-minute bucket in `checks`
+    /// (for attempts that should not count after all, e.g. a successful sign-in).
+    pub fn refund(&self, checks: &[(String, Limits)], now: DateTime<Utc>) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, limits) in checks {
+            if let Some(rpm) = limits.requests_per_minute {
+                let b = bucket(&mut buckets, &format!("{key}:rpm"), rpm as f64, now);
+                b.level = (b.level + 1.0).min(b.capacity);
+            }
+        }
+    }
+
     /// Charges a finished call's tokens.
     pub fn charge(&self, checks: &[(String, Limits)], tokens: u64, now: DateTime<Utc>) {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,7 +6,7 @@ use helix_core::clock::{Clock, SystemClock};
 use helix_core::id::*;
 use helix_core::model::*;
 use helix_core::store::{AdminRule, LoginSessionRecord, NewInteraction, NewUser, OidcFlowRecord};
-use helix_core::{ErrorCode, Store};
+use helix_core::{CoreError, ErrorCode, Store};
 use std::sync::Arc;
 
 fn now() -> chrono::DateTime<Utc> {
@@ -181,6 +181,57 @@ async fn first_admin_under_concurrency(s: Arc<dyn Store>) {
         admins += usize::from(t.await.unwrap().is_admin);
     }
     assert_eq!(admins, 1, "exactly one first user");
+}
+
+/// Two owners stepping down at once (one demoted, one removed): the check that one
+/// owner stays is part of each change, so exactly one of them goes through.
+async fn last_owner_under_concurrency(s: Arc<dyn Store>) {
+    let a = user(s.as_ref(), "owner-a@x.io", AdminRule::IfFirst).await;
+    let b = user(s.as_ref(), "owner-b@x.io", AdminRule::IfFirst).await;
+    for _ in 0..8 {
+        let o = org(s.as_ref(), &a).await;
+        s.put_member(&o.id, &b.id, Role::Owner, now())
+            .await
+            .unwrap();
+        let (s1, s2, org1, org2, a_id, b_id) = (
+            s.clone(),
+            s.clone(),
+            o.id.clone(),
+            o.id.clone(),
+            a.id.clone(),
+            b.id.clone(),
+        );
+        let demote =
+            tokio::spawn(async move { s1.put_member(&org1, &a_id, Role::Member, now()).await });
+        let remove = tokio::spawn(async move { s2.remove_member(&org2, &b_id).await.map(|_| ()) });
+        let results = [demote.await.unwrap(), remove.await.unwrap()];
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(CoreError::Conflict(_))))
+            .count();
+        assert!(
+            results
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(CoreError::Conflict(_)))),
+            "{results:?}"
+        );
+        assert_eq!(refused, 1, "exactly one change is refused: {results:?}");
+        assert_eq!(s.count_owners(&o.id).await.unwrap(), 1);
+    }
+    // Alone, a last owner can neither be demoted nor removed; others come and go.
+    let o = org(s.as_ref(), &a).await;
+    let err = s
+        .put_member(&o.id, &a.id, Role::Admin, now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Conflict(_)), "{err:?}");
+    let err = s.remove_member(&o.id, &a.id).await.unwrap_err();
+    assert!(matches!(err, CoreError::Conflict(_)), "{err:?}");
+    s.put_member(&o.id, &b.id, Role::Member, now())
+        .await
+        .unwrap();
+    assert!(s.remove_member(&o.id, &b.id).await.unwrap());
+    assert_eq!(s.count_owners(&o.id).await.unwrap(), 1);
 }
 
 async fn api_keys_and_settings(s: &dyn Store) {
@@ -681,4 +732,4 @@ macro_rules! conformance {
     };
 }
 
-conformance!(users, identities_sessions_flows, api_keys_and_settings, runner_tokens, orgs_members_apps, providers_and_models, usage_records; chat_sessions, first_admin_under_concurrency);
+conformance!(users, identities_sessions_flows, api_keys_and_settings, runner_tokens, orgs_members_apps, providers_and_models, usage_records; chat_sessions, first_admin_under_concurrency, last_owner_under_concurrency);

@@ -36,6 +36,15 @@ impl std::str::FromStr for Cidr {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("{s:?}: the prefix must be 0-{max}"))?,
         };
+        // `::ffff:10.0.0.0/104` is 10.0.0.0/8: addresses are compared unmapped.
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return Ok(Cidr {
+                    addr: IpAddr::V4(v4),
+                    prefix: prefix.saturating_sub(96),
+                });
+            }
+        }
         Ok(Cidr { addr, prefix })
     }
 }
@@ -104,12 +113,23 @@ pub fn client_of(peer: IpAddr, forwarded: &[&str], trusted: &[Cidr]) -> IpAddr {
         if !is_trusted(client) {
             break;
         }
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => client = ip,
-            Err(_) => break,
+        match parse_hop(hop) {
+            Some(ip) => client = ip,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, `1.2.3.4:5678`, or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Ok(sock) = hop.parse::<SocketAddr>() {
+        return Some(sock.ip());
+    }
+    hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(test)]
@@ -161,6 +181,14 @@ mod tests {
             client_of(ip("10.0.0.2"), &["198.51.100.7", "10.0.0.9"], &trusted),
             ip("198.51.100.7")
         );
+        // Proxies that add ports or brackets.
+        let hop = |h: &str| client_of(ip("10.0.0.2"), &[h], &trusted);
+        assert_eq!(hop("198.51.100.7:5678"), ip("198.51.100.7"));
+        assert_eq!(hop("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(hop("[2001:db8::1]"), ip("2001:db8::1"));
+        // A trusted network written IPv4-mapped matches the plain addresses.
+        let mapped: Cidr = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert!(mapped.contains(ip("10.9.9.9")) && !mapped.contains(ip("11.0.0.1")));
         // An untrusted peer's header is ignored; garbage stops the walk.
         assert_eq!(
             client_of(ip("203.0.113.9"), &["10.0.0.1"], &trusted),

@@ -91,29 +91,36 @@ pub struct UpdateSettingsRequest {
 
 /// Password login attempts a minute from one client address.
 pub const LOGIN_ATTEMPTS_PER_IP: u64 = 30;
-/// Failed password logins a minute for one email before they are slowed down.
+/// Failed password logins a minute for one email.
 pub const LOGIN_FAILURES_PER_EMAIL: u64 = 10;
 
-/// The login limiter's buckets: attempts per address (requests), failures per email
-/// (charged as "tokens" only when the password was wrong).
-fn login_checks(email: &str, client: Option<std::net::IpAddr>) -> Vec<(String, Limits)> {
-    let mut checks = vec![(
+/// Longest email a sign-in is checked for (RFC 5321's limit); longer is just wrong.
+const MAX_EMAIL_BYTES: usize = 320;
+
+/// The login limiter's buckets: attempts per email (taken up front, given back when
+/// the password was right) and attempts per client address. IPv6 clients count per
+/// /64, the block one subscriber gets, so rotating addresses inside it gains nothing.
+fn login_checks(email: &str, client: Option<std::net::IpAddr>) -> [Vec<(String, Limits)>; 2] {
+    let per_minute = |n| Limits {
+        requests_per_minute: Some(n),
+        tokens_per_minute: None,
+    };
+    let by_email = vec![(
         format!("login-email:{email}"),
-        Limits {
-            requests_per_minute: None,
-            tokens_per_minute: Some(LOGIN_FAILURES_PER_EMAIL),
-        },
+        per_minute(LOGIN_FAILURES_PER_EMAIL),
     )];
-    if let Some(ip) = client {
-        checks.push((
-            format!("login-ip:{ip}"),
-            Limits {
-                requests_per_minute: Some(LOGIN_ATTEMPTS_PER_IP),
-                tokens_per_minute: None,
-            },
-        ));
-    }
-    checks
+    let by_addr = client
+        .map(|ip| match ip.to_canonical() {
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("login-ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            v4 => format!("login-ip:{v4}"),
+        })
+        .map(|key| (key, per_minute(LOGIN_ATTEMPTS_PER_IP)))
+        .into_iter()
+        .collect();
+    [by_email, by_addr]
 }
 
 impl ControlPlane {
@@ -180,27 +187,33 @@ impl ControlPlane {
 
     /// Checks a password login from `client` (the caller's address, when known).
     /// Throttled: [`LOGIN_ATTEMPTS_PER_IP`] attempts a minute from one address, and
-    /// past [`LOGIN_FAILURES_PER_EMAIL`] failures a minute for one email, one more
-    /// attempt per refill (so guessing a password is slow, and someone hammering an
-    /// account only slows its logins down, never locks it).
+    /// [`LOGIN_FAILURES_PER_EMAIL`] failed ones a minute for one email (a success gives
+    /// its attempt back). Guessing a password is slow; someone hammering an account
+    /// slows its password logins down while they do.
     pub async fn login_from(
         &self,
         req: LoginRequest,
         client: Option<std::net::IpAddr>,
     ) -> Result<LoginOutcome> {
         let email = req.email.trim().to_lowercase();
-        let checks = login_checks(&email, client);
+        if email.len() > MAX_EMAIL_BYTES {
+            return Err(CoreError::InvalidCredentials);
+        }
+        let [by_email, by_addr] = login_checks(&email, client);
+        let all: Vec<_> = by_email.iter().chain(&by_addr).cloned().collect();
         let now = self.now();
+        // Taken before the password is checked, so concurrent guesses count too.
         self.inner
             .login_limiter
-            .acquire(&checks, now)
+            .acquire(&all, now)
             .map_err(|retry_after_secs| CoreError::RateLimited {
                 what: "too many sign-in attempts".into(),
                 retry_after_secs,
             })?;
         let out = self.check_password(email, req.password).await;
-        if matches!(out, Err(CoreError::InvalidCredentials)) {
-            self.inner.login_limiter.charge(&checks, 1, now);
+        if !matches!(out, Err(CoreError::InvalidCredentials)) {
+            // Only wrong passwords count against the account.
+            self.inner.login_limiter.refund(&by_email, self.now());
         }
         out
     }

@@ -240,6 +240,8 @@ impl ControlPlane {
         let http = if endpoint.scope == Scope::Global || self.inner.allow_private_upstreams {
             self.inner.upstream_http.clone()
         } else {
+            // One stored while private addresses were allowed, or before the check.
+            super::upstream_policy::check_literal(&endpoint.base_url)?;
             self.inner.upstream_http_public.clone()
         };
         match endpoint.kind {

@@ -126,6 +126,8 @@ impl OrgStore for SqlStore {
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let was_owner = lock_owners(&mut tx, org, user).await?;
         sqlx::query(
             "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
@@ -134,18 +136,28 @@ impl OrgStore for SqlStore {
         .bind(user.as_str())
         .bind(role.as_str())
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| map_write_err(e, "org or user", &format!("{org}/{user}")))?;
+        if was_owner && role != Role::Owner {
+            still_owned(&mut tx, org).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     async fn remove_member(&self, org: &OrgId, user: &UserId) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let was_owner = lock_owners(&mut tx, org, user).await?;
         let done = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org.as_str())
             .bind(user.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if was_owner {
+            still_owned(&mut tx, org).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -228,4 +240,42 @@ impl OrgStore for SqlStore {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Starts a change of `user`'s membership: serialises it with every other change
+/// of the org's members and says whether `user` is an owner now. A no-op write to
+/// the org's row comes first: PostgreSQL locks that row until the transaction ends,
+/// and SQLite takes its one write lock before anything is read, so two changes
+/// cannot both count the other's owner as still there.
+async fn lock_owners(tx: &mut Tx, org: &OrgId, user: &UserId) -> Result<bool> {
+    sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
+        .bind(org.as_str())
+        .execute(&mut **tx)
+        .await?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(role.as_deref() == Some("owner"))
+}
+
+/// Refuses (the transaction is then dropped, so rolled back) a change that left the
+/// org without an owner: checked in the same transaction as the change, so two owners
+/// demoting each other at once cannot both succeed.
+async fn still_owned(tx: &mut Tx, org: &OrgId) -> Result<()> {
+    let owners: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
+            .bind(org.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+    if owners == 0 {
+        return Err(crate::error::CoreError::Conflict(format!(
+            "org {org} must keep at least one owner"
+        )));
+    }
+    Ok(())
 }

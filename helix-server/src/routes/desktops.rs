@@ -120,12 +120,15 @@ pub async fn stream(
             async move {
                 metrics.desktop_viewers.inc();
                 let (incoming, outgoing) = adapt(socket);
-                tokio::select! {
-                    () = serve_viewer(&desktop, options, incoming, outgoing) => {}
-                    e = super::ws::signed_out(&cp, &creds, every) => {
-                        tracing::info!(error = %e, "viewer signed out: stream closed");
-                    }
-                }
+                // Signed out: the session ends as if the viewer had closed, so the keys
+                // and buttons it holds on the desktop are released.
+                let gone = futures::stream::once(async move {
+                    let e = super::ws::signed_out(&cp, &creds, every).await;
+                    tracing::info!(error = %e, "viewer signed out: stream closed");
+                    WsIn::Close
+                });
+                let incoming: Incoming = Box::pin(futures::stream::select(incoming, gone));
+                serve_viewer(&desktop, options, incoming, outgoing).await;
                 metrics.desktop_viewers.dec();
             }
             .instrument(span)

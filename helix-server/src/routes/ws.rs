@@ -84,7 +84,7 @@ pub(crate) async fn signed_out(
     creds: &Credentials,
     every: Duration,
 ) -> CoreError {
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
