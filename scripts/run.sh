@@ -51,14 +51,17 @@ if command -v busybox >/dev/null 2>&1 && [ -z "${HELIX_SANDBOX_IMAGES:-}" ]; the
   [ -f .helix-data/images/busybox.tar ] || bash scripts/busybox-image.sh .helix-data/images/busybox.tar
   sandbox_args=(--sandbox-image "helix/busybox=$PWD/.helix-data/images/busybox.tar")
 fi
-# The web UI needs Node.js 20.19+ (Vite 8); without it the API still runs.
-if command -v npm >/dev/null 2>&1 && node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+# The web UI needs Node.js 20.19+ (Vite 8): the system's, or the official build fetched
+# once into ~/.cache/helix (scripts/node.sh); without it the API still runs.
+# shellcheck source=scripts/node.sh
+source scripts/node.sh
+if ensure_node; then
   echo "run.sh: building the web UI (frontend/) ..." >&2
   if ! { npm --prefix frontend ci --no-audit --no-fund --loglevel=error >/dev/null && npm --prefix frontend run build --silent >/dev/null; }; then
     echo "run.sh: the web UI did not build; serving the API only" >&2
   fi
 else
-  echo "run.sh: Node.js 20.19+ with npm not found: the web UI is not built (the API works without it)" >&2
+  echo "run.sh: no Node.js 20.19+ (and it could not be fetched): the web UI is not built (the API works without it)" >&2
 fi
 echo "run.sh: building helix (release; the first build takes a few minutes) ..." >&2
 cargo build --release -p helix-server --bin helix
