@@ -127,6 +127,9 @@ pub async fn stream(
                     tracing::info!(error = %e, "viewer signed out: stream closed");
                     WsIn::Close
                 });
+                // The socket's end is said as a Close too: `select` ends only when both
+                // streams have, so a bare end would go unnoticed.
+                let incoming = incoming.chain(futures::stream::once(async { WsIn::Close }));
                 let incoming: Incoming = Box::pin(futures::stream::select(incoming, gone));
                 serve_viewer(&desktop, options, incoming, outgoing).await;
                 metrics.desktop_viewers.dec();
