@@ -40,6 +40,27 @@ fn events(body: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// Starts a turn as `who` and returns its SSE body, read by the test at its own pace.
+async fn turn_body(
+    t: &TestApp,
+    who: &Caller,
+    id: &str,
+    message: &str,
+) -> axum::body::BodyDataStream {
+    let Caller::ApiKey(key) = who else {
+        unreachable!("turns here use API keys")
+    };
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/sessions/{id}/chat"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"message": message}).to_string()))
+        .unwrap();
+    let resp = t.app.clone().oneshot(req).await.unwrap();
+    resp.into_body().into_data_stream()
+}
+
 async fn wait_for_state(t: &TestApp, who: &Caller, id: &str, seq: usize, state: &str) -> Value {
     for _ in 0..200 {
         let r = t
@@ -250,18 +271,7 @@ async fn a_turn_streams_events_and_persists_the_answer() {
 async fn the_answer_is_kept_when_the_client_leaves() {
     let (t, alice, _) = setup().await;
     let id = session(&t, &alice, json!({"model": "fake/slow"})).await;
-    let Caller::ApiKey(key) = &alice else {
-        unreachable!()
-    };
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/sessions/{id}/chat"))
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(Body::from(json!({"message": "tell me"}).to_string()))
-        .unwrap();
-    let resp = t.app.clone().oneshot(req).await.unwrap();
-    let mut body = resp.into_body().into_data_stream();
+    let mut body = turn_body(&t, &alice, &id, "tell me").await;
     let first = body.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("interaction_created"));
     drop(body); // the client goes away after the first event
@@ -522,18 +532,7 @@ async fn a_live_feed_starts_over_when_regenerate_removes_interactions() {
 async fn stop_ends_the_answer_early_and_keeps_its_text() {
     let (t, alice, mallory) = setup().await;
     let id = session(&t, &alice, json!({"model": "fake/slow"})).await;
-    let Caller::ApiKey(key) = &alice else {
-        unreachable!()
-    };
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/sessions/{id}/chat"))
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(Body::from(json!({"message": "tell me"}).to_string()))
-        .unwrap();
-    let resp = t.app.clone().oneshot(req).await.unwrap();
-    let mut body = resp.into_body().into_data_stream();
+    let mut body = turn_body(&t, &alice, &id, "tell me").await;
     let mut seen = String::new();
     while !seen.contains("\"delta\"") {
         let chunk = body.next().await.expect("events until a delta").unwrap();
@@ -627,18 +626,7 @@ async fn stop_ends_the_answer_early_and_keeps_its_text() {
 async fn a_stop_before_any_text_leaves_a_failed_answer_out_of_the_context() {
     let (t, alice, _) = setup().await;
     let id = session(&t, &alice, json!({"model": "fake/stall"})).await;
-    let Caller::ApiKey(key) = &alice else {
-        unreachable!()
-    };
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/sessions/{id}/chat"))
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(Body::from(json!({"message": "anyone there?"}).to_string()))
-        .unwrap();
-    let resp = t.app.clone().oneshot(req).await.unwrap();
-    let mut body = resp.into_body().into_data_stream();
+    let mut body = turn_body(&t, &alice, &id, "anyone there?").await;
     let mut seen = String::new();
     while seen.matches("interaction_created").count() < 2 {
         let chunk = body

@@ -1,7 +1,8 @@
-import { Alert, Button, Code, CopyButton, Group, Table, Text, TextInput } from "@mantine/core";
+import { Alert, Button, Code, Group, Table, Text, TextInput } from "@mantine/core";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, errorMessage, type Schemas } from "../api/client";
 import { Page, when } from "../components/Page";
+import { ShownOnce } from "../components/ShownOnce";
 
 /** API keys: create one (its secret is shown once), see when each was last used, revoke. */
 export function ApiKeysPage() {
@@ -42,20 +43,7 @@ export function ApiKeysPage() {
           {error}
         </Alert>
       )}
-      {secret && (
-        <Alert color="green" title="Copy your new key now: it will not be shown again" onClose={() => setSecret(null)} withCloseButton>
-          <Group>
-            <Code data-testid="new-key">{secret}</Code>
-            <CopyButton value={secret}>
-              {({ copied, copy }) => (
-                <Button size="xs" variant="light" onClick={copy}>
-                  {copied ? "Copied" : "Copy"}
-                </Button>
-              )}
-            </CopyButton>
-          </Group>
-        </Alert>
-      )}
+      {secret && <ShownOnce secret={secret} title="Copy your new key now: it will not be shown again" testId="new-key" onClose={() => setSecret(null)} />}
       <form onSubmit={create}>
         <Group align="flex-end">
           <TextInput label="Key name" required value={name} onChange={(e) => setName(e.currentTarget.value)} placeholder="laptop" />

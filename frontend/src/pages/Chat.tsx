@@ -1,7 +1,7 @@
 import { ActionIcon, Alert, Button, Group, Menu, Modal, NavLink, ScrollArea, Select, Stack, Text, Textarea, TextInput } from "@mantine/core";
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { api, errorMessage, type ChatEvent, type ChatSession, type Interaction } from "../api/client";
+import { api, csrfToken, errorMessage, type ChatEvent, type ChatSession, type Interaction } from "../api/client";
 import { readSse } from "../api/sse";
 import { Message } from "../components/Message";
 import { useLiveSession } from "../hooks/useLiveSession";
@@ -126,7 +126,7 @@ export function ChatPage() {
     const resp = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "content-type": "application/json", "x-csrf-token": csrfHeader() },
+      headers: { "content-type": "application/json", "x-csrf-token": csrfToken() ?? "" },
       body: body ? JSON.stringify(body) : undefined,
       signal: abort.current.signal,
     });
@@ -343,14 +343,5 @@ export function ChatPage() {
         </form>
       </Stack>
     </Group>
-  );
-}
-
-function csrfHeader(): string {
-  return (
-    document.cookie
-      .split("; ")
-      .find((c) => c.startsWith("helix_csrf="))
-      ?.slice("helix_csrf=".length) ?? ""
   );
 }

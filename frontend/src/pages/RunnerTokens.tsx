@@ -1,7 +1,8 @@
-import { Alert, Button, Card, Code, CopyButton, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Card, Code, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { api, errorMessage, type Schemas } from "../api/client";
 import { when } from "../components/Page";
+import { ShownOnce } from "../components/ShownOnce";
 
 /**
  * Runner tokens (site admins): one per GPU runner; a runner dials in with
@@ -55,20 +56,7 @@ export function RunnerTokens() {
             {error}
           </Alert>
         )}
-        {secret && (
-          <Alert color="green" title="Copy the runner's token now: it will not be shown again" onClose={() => setSecret(null)} withCloseButton>
-            <Group>
-              <Code data-testid="new-runner-token">{secret}</Code>
-              <CopyButton value={secret}>
-                {({ copied, copy }) => (
-                  <Button size="xs" variant="light" onClick={copy}>
-                    {copied ? "Copied" : "Copy"}
-                  </Button>
-                )}
-              </CopyButton>
-            </Group>
-          </Alert>
-        )}
+        {secret && <ShownOnce secret={secret} title="Copy the runner's token now: it will not be shown again" testId="new-runner-token" onClose={() => setSecret(null)} />}
         <form onSubmit={create}>
           <Group align="flex-end">
             <TextInput
