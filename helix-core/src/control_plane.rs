@@ -56,6 +56,10 @@ pub(crate) struct Inner {
     /// Limit settings, as last read.
     pub(crate) limit_settings:
         std::sync::Mutex<Option<(std::time::Instant, crate::ops::accounts::InstanceSettings)>>,
+    /// This control plane on the event bus (it skips its own control events).
+    pub(crate) instance_id: String,
+    /// API keys and memberships, as last read.
+    pub(crate) auth_cache: crate::ops::auth_cache::AuthCache,
     /// Tokens each user used this month, as last counted (plus what was charged since).
     pub(crate) quota_used:
         std::sync::Mutex<std::collections::HashMap<crate::id::UserId, (std::time::Instant, i64)>>,
@@ -135,6 +139,7 @@ pub struct ControlPlaneBuilder {
     events: Option<Arc<dyn EventBus>>,
     allow_private_upstreams: bool,
     runner_pool: Option<Arc<dyn crate::providers::ProviderPool>>,
+    auth_cache_ttl: Option<std::time::Duration>,
 }
 
 impl ControlPlaneBuilder {
@@ -189,6 +194,14 @@ impl ControlPlaneBuilder {
         self
     }
 
+    /// How long an API key's principal and a user's memberships are used before they
+    /// are read again (default 5 s; zero reads them on every request). Changes made
+    /// through any replica sharing the event bus take effect at once regardless.
+    pub fn auth_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.auth_cache_ttl = Some(ttl);
+        self
+    }
+
     /// Enables SSO through an OpenID Connect provider.
     pub fn oidc(mut self, config: OidcConfig) -> Self {
         self.oidc = Some(config);
@@ -201,7 +214,7 @@ impl ControlPlaneBuilder {
         let secrets = self.secrets.ok_or(CoreError::NotConfigured("secret box"))?;
         let oidc = self.oidc.map(OidcProvider::new).transpose()?;
         let usage_tx = crate::ops::usage::spawn_writer(store.clone());
-        Ok(ControlPlane {
+        let cp = ControlPlane {
             inner: Arc::new(Inner {
                 store,
                 secrets,
@@ -225,8 +238,15 @@ impl ControlPlaneBuilder {
                 login_limiter: Default::default(),
                 limit_settings: Default::default(),
                 quota_used: Default::default(),
+                instance_id: ulid::Ulid::new().to_string(),
+                auth_cache: crate::ops::auth_cache::AuthCache::new(
+                    self.auth_cache_ttl
+                        .unwrap_or(crate::ops::auth_cache::DEFAULT_AUTH_CACHE_TTL),
+                ),
             }),
-        })
+        };
+        crate::ops::bus_control::spawn(&cp.inner);
+        Ok(cp)
     }
 }
 

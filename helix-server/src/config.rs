@@ -76,6 +76,12 @@ pub struct ServeConfig {
     /// link-local addresses (site admins' global endpoints always may).
     #[arg(long, env = "HELIX_ALLOW_PRIVATE_UPSTREAMS")]
     pub allow_private_upstreams: bool,
+    /// Seconds an API key's check and a user's memberships are reused before they are
+    /// read again (0: every request). Changes made through any replica on the same
+    /// event bus take effect at once regardless; this bounds a missed notification.
+    #[arg(long, env = "HELIX_AUTH_CACHE_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub auth_cache_secs: u64,
     /// Login session lifetime in hours.
     #[arg(long, env = "HELIX_SESSION_TTL_HOURS", default_value_t = 168)]
     pub session_ttl_hours: u32,

@@ -69,6 +69,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<AppState> {
         .secrets(secrets)
         .registration_enabled(!cfg.disable_registration)
         .allow_private_upstreams(cfg.allow_private_upstreams)
+        .auth_cache_ttl(std::time::Duration::from_secs(cfg.auth_cache_secs))
         .session_ttl(chrono::Duration::hours(i64::from(cfg.session_ttl_hours)));
     if let Some(oidc) = oidc_config(cfg, &public_url)? {
         builder = builder.oidc(oidc);

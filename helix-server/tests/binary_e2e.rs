@@ -151,8 +151,8 @@ fn production_mode_refuses_default_secrets() {
     );
 }
 
-/// Sign-in attempts are counted per client address: the TCP peer, or behind a trusted
-/// proxy the address it forwards.
+/// Sign-in and registration attempts are counted per client address: the TCP peer, or
+/// behind a trusted proxy the address it forwards.
 #[tokio::test]
 async fn sign_in_attempts_are_throttled_per_client_address() {
     let mut s = Server::start(&["--trusted-proxies", "127.0.0.1"]);
@@ -178,5 +178,35 @@ async fn sign_in_attempts_are_throttled_per_client_address() {
     // Another client behind the same proxy is not affected.
     let r = attempt(31, "198.51.100.2").await.unwrap();
     assert_eq!(r.status(), 401);
+
+    // Registration says when an email is taken (it must refuse it), so attempts are
+    // counted per address too: ten a minute, then 429 before the email is looked at.
+    let register = |email: &'static str, from: &'static str| {
+        http.post(format!("{}/api/v1/auth/register", s.base))
+            .header("x-forwarded-for", from)
+            .json(&json!({"email": email, "password": "correct horse battery"}))
+            .send()
+    };
+    let r = register("first@example.com", "198.51.100.7").await.unwrap();
+    assert_eq!(r.status(), 201);
+    for n in 1..10 {
+        let r = register("first@example.com", "198.51.100.7").await.unwrap();
+        assert_eq!(r.status(), 409, "attempt {n}");
+    }
+    let r = register("first@example.com", "198.51.100.7").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let r = register("second@example.com", "198.51.100.7")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "a new email from the same address waits too"
+    );
+    let r = register("second@example.com", "198.51.100.8")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     assert!(s.stop().success());
 }

@@ -1,5 +1,6 @@
-//! Two `helix serve` replicas on one PostgreSQL database: live updates cross between
-//! them through LISTEN/NOTIFY (the in-process bus could not do this).
+//! Two `helix serve` replicas on one PostgreSQL database: live updates, stops and
+//! changes to credentials cross between them through LISTEN/NOTIFY (the in-process
+//! bus could not do this).
 
 mod common;
 
@@ -216,4 +217,158 @@ async fn live_updates_cross_replicas_through_postgres() {
 
 async fn json_post_owned(url: String, key: String, body: Value) -> Value {
     json_post(&url, &key, body).await
+}
+
+/// Two replicas whose cached API keys would live five minutes: only the bus can make
+/// a change on one replica take effect on the other within the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_and_revocations_cross_replicas() {
+    let Some(url) = helix_core::testing::postgres_url().await else {
+        return;
+    };
+    let up = upstream().await;
+    let key_hex = "7f".repeat(31) + "02";
+    let shared = [
+        "--database-url",
+        url.as_str(),
+        "--encryption-key",
+        key_hex.as_str(),
+        "--auth-cache-secs",
+        "300",
+    ];
+    let mut a = Server::start(&shared);
+    let mut b = Server::start(&shared);
+    a.wait_healthy().await;
+    b.wait_healthy().await;
+
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let creds = json!({"email": "grace@example.com", "password": "correct horse battery"});
+    http.post(format!("{}/api/v1/auth/register", a.base))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let login: Value = http
+        .post(format!("{}/api/v1/auth/login", a.base))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = login["csrf_token"].as_str().unwrap().to_owned();
+    let new_key = |name: &'static str| {
+        let (http, base, csrf) = (http.clone(), a.base.clone(), csrf.clone());
+        async move {
+            let k: Value = http
+                .post(format!("{base}/api/v1/api-keys"))
+                .header("x-csrf-token", csrf)
+                .json(&json!({"name": name}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (
+                k["key"].as_str().unwrap().to_owned(),
+                k["id"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (key, _) = new_key("main").await;
+    json_post(&format!("{}/api/v1/providers", a.base), &key,
+        json!({"name": "fake", "kind": "openai", "base_url": up, "api_key": UPSTREAM_KEY, "scope": "global"})).await;
+
+    // An answer that would stall for a minute runs on A; Stop is pressed on B.
+    let session = json_post(
+        &format!("{}/api/v1/sessions", a.base),
+        &key,
+        json!({"model": "fake/stall"}),
+    )
+    .await;
+    let id = session["id"].as_str().unwrap().to_owned();
+    let turn = tokio::spawn(json_post_owned(
+        format!("{}/api/v1/sessions/{id}/chat?stream=false", a.base),
+        key.clone(),
+        json!({"message": "go"}),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = json_post(
+            &format!("{}/api/v1/sessions/{id}/stop", b.base),
+            &key,
+            json!({}),
+        )
+        .await;
+        if r["stopped"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never saw the answer running"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(15), turn)
+        .await
+        .expect("the answer on A was not stopped from B")
+        .unwrap();
+    let got: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/sessions/{id}", b.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = got["interactions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["role"], "assistant", "{got}");
+    assert_eq!(last["state"], "error", "{last}");
+    assert!(
+        last["error"].as_str().unwrap().starts_with("stopped"),
+        "{last}"
+    );
+
+    // A key A has just checked (and cached) is revoked on B: A refuses it at once.
+    let (doomed, doomed_id) = new_key("doomed").await;
+    let models = |base: String, key: String| async move {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/models"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(models(a.base.clone(), doomed.clone()).await, 200);
+    let r = http
+        .delete(format!("{}/api/v1/api-keys/{doomed_id}", b.base))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while models(a.base.clone(), doomed.clone()).await != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A still takes a key revoked on B"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The other key is untouched.
+    assert_eq!(models(a.base.clone(), key.clone()).await, 200);
 }

@@ -2,7 +2,8 @@
 //! in-process backend.
 //!
 //! Chat turns publish [`ChatEvent`]s per session; live-update connections subscribe.
-//! Events are idempotent (deltas carry interaction id and character offset), so a
+//! Control events tell every replica that something it caches changed, or that an
+//! answer it runs should stop. Chat events are idempotent (deltas carry interaction id and character offset), so a
 //! subscriber that sees one twice can tell.
 
 use crate::id::SessionId;
@@ -11,12 +12,44 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// One published event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BusEvent {
-    /// The session it belongs to.
-    pub session_id: SessionId,
-    /// What happened.
-    pub event: ChatEvent,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BusEvent {
+    /// Something happened in a chat session.
+    Chat {
+        /// The session it belongs to.
+        session_id: SessionId,
+        /// What happened.
+        event: ChatEvent,
+    },
+    /// A control plane changed something the others may cache, or asks for something
+    /// only the one running it can do.
+    Control {
+        /// The control plane that published it (it has applied the change itself).
+        origin: String,
+        /// What.
+        change: ControlEvent,
+    },
+}
+
+/// A control event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ControlEvent {
+    /// Someone asked to stop the answer running in a session: whichever process runs
+    /// it stops it.
+    StopAnswer {
+        /// The session.
+        session_id: SessionId,
+    },
+    /// Users, API keys or org memberships changed: cached principals are stale.
+    AuthChanged,
+    /// Provider endpoints or registered models changed: the provider snapshot is stale.
+    ProvidersChanged,
+    /// Instance limit settings changed.
+    LimitsChanged,
 }
 
 /// Carries events to every subscriber of this (and, for shared backends, every other)
@@ -68,6 +101,5 @@ pub use postgres::PgEventBus;
 pub(crate) struct WireEvent {
     /// The publishing process, so it can skip its own events.
     pub(crate) origin: String,
-    pub(crate) session_id: SessionId,
-    pub(crate) event: ChatEvent,
+    pub(crate) event: BusEvent,
 }

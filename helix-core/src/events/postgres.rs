@@ -59,8 +59,7 @@ impl EventBus for PgEventBus {
     fn publish(&self, event: BusEvent) {
         let wire = WireEvent {
             origin: self.origin.clone(),
-            session_id: event.session_id.clone(),
-            event: event.event.clone(),
+            event: event.clone(),
         };
         let _ = self.local.send(Arc::new(event));
         if let Err(e) = self.outbox.try_send(wire) {
@@ -152,10 +151,7 @@ async fn listen_loop(
         match serde_json::from_str::<WireEvent>(&payload) {
             Ok(w) if w.origin == origin => {}
             Ok(w) => {
-                let _ = local.send(Arc::new(BusEvent {
-                    session_id: w.session_id,
-                    event: w.event,
-                }));
+                let _ = local.send(Arc::new(w.event));
             }
             Err(e) => tracing::warn!(error = %e, "malformed event payload"),
         }

@@ -93,6 +93,10 @@ pub struct UpdateSettingsRequest {
 pub const LOGIN_ATTEMPTS_PER_IP: u64 = 30;
 /// Failed password logins a minute for one email.
 pub const LOGIN_FAILURES_PER_EMAIL: u64 = 10;
+/// Registration attempts a minute from one client address. A registration for an
+/// email that has an account must be refused, which tells the caller the account
+/// exists; this keeps anyone from testing a list of addresses quickly.
+pub const REGISTRATIONS_PER_IP: u64 = 10;
 
 /// Longest email a sign-in is checked for (RFC 5321's limit); longer is just wrong.
 const MAX_EMAIL_BYTES: usize = 320;
@@ -110,17 +114,26 @@ fn login_checks(email: &str, client: Option<std::net::IpAddr>) -> [Vec<(String, 
         per_minute(LOGIN_FAILURES_PER_EMAIL),
     )];
     let by_addr = client
-        .map(|ip| match ip.to_canonical() {
-            std::net::IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("login-ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-            v4 => format!("login-ip:{v4}"),
+        .map(|ip| {
+            (
+                client_key("login-ip", ip),
+                per_minute(LOGIN_ATTEMPTS_PER_IP),
+            )
         })
-        .map(|key| (key, per_minute(LOGIN_ATTEMPTS_PER_IP)))
         .into_iter()
         .collect();
     [by_email, by_addr]
+}
+
+/// A limiter key for a client address: IPv6 per /64.
+fn client_key(what: &str, ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{what}:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        v4 => format!("{what}:{v4}"),
+    }
 }
 
 impl ControlPlane {
@@ -129,6 +142,32 @@ impl ControlPlane {
     /// gets a personal org it owns.
     #[tracing::instrument(skip_all, fields(email = %req.email))]
     pub async fn register(&self, req: RegisterRequest) -> Result<User> {
+        self.register_from(req, None).await
+    }
+
+    /// [`register`](Self::register) from `client` (the caller's address, when known):
+    /// at most [`REGISTRATIONS_PER_IP`] attempts a minute from one address.
+    pub async fn register_from(
+        &self,
+        req: RegisterRequest,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<User> {
+        if let Some(ip) = client {
+            let check = [(
+                client_key("register-ip", ip),
+                Limits {
+                    requests_per_minute: Some(REGISTRATIONS_PER_IP),
+                    tokens_per_minute: None,
+                },
+            )];
+            self.inner
+                .login_limiter
+                .acquire(&check, self.now())
+                .map_err(|retry_after_secs| CoreError::RateLimited {
+                    what: "too many registration attempts".into(),
+                    retry_after_secs,
+                })?;
+        }
         let email = validate::email(&req.email)?;
         password::validate(&req.password)?;
         let default_name = email.split('@').next().unwrap_or_default().to_owned();
@@ -309,10 +348,20 @@ impl ControlPlane {
             return Err(CoreError::InvalidCredentials);
         }
         let store = self.store_ref();
-        let (api_key, user) = store
-            .find_api_key_by_hash(&token::hash_token(key))
-            .await?
-            .ok_or(CoreError::InvalidCredentials)?;
+        let cache = &self.inner.auth_cache;
+        let hash = token::hash_token(key);
+        let (api_key, user) = match cache.key(&hash) {
+            Some(hit) => hit,
+            None => {
+                let generation = cache.generation();
+                let (api_key, user) = store
+                    .find_api_key_by_hash(&hash)
+                    .await?
+                    .ok_or(CoreError::InvalidCredentials)?;
+                cache.put_key(generation, &hash, api_key.clone(), user.clone());
+                (api_key, user)
+            }
+        };
         let now = self.now();
         if api_key.revoked_at.is_some() || api_key.expires_at.is_some_and(|t| t <= now) {
             return Err(CoreError::InvalidCredentials);
@@ -322,6 +371,7 @@ impl ControlPlane {
             .is_none_or(|t| now - t >= TOUCH_INTERVAL)
         {
             store.touch_api_key(&api_key.id, now).await?;
+            cache.touched(&hash, now);
         }
         Ok(Principal {
             user,
@@ -385,6 +435,7 @@ impl ControlPlane {
         if !store.set_user_admin(user, is_admin).await? {
             return Err(CoreError::not_found("user", user));
         }
+        self.auth_changed();
         store
             .get_user(user)
             .await?
@@ -436,7 +487,7 @@ impl ControlPlane {
                 self.store_ref().put_setting(key, &v.to_string()).await?;
             }
         }
-        self.forget_limit_settings();
+        self.limits_changed();
         self.settings(p).await
     }
 }

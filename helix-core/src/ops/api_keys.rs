@@ -111,6 +111,7 @@ impl ControlPlane {
             .ok_or_else(|| CoreError::not_found("api key", id))?;
         authz::authorize_api_key(p, &key)?;
         store.revoke_api_key(id, self.now()).await?;
+        self.auth_changed();
         store
             .get_api_key(id)
             .await?

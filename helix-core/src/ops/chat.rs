@@ -272,19 +272,26 @@ impl ControlPlane {
     }
 
     /// Stops the session's running answer: what it generated so far is kept as a
-    /// complete answer. `false` when no answer of the session runs in this process (it
-    /// finished, or another replica runs it).
+    /// complete answer. An answer another replica runs is stopped there (through the
+    /// event bus). `false` when no answer of the session is running.
     pub async fn stop_answer(&self, p: &Principal, id: &SessionId) -> Result<bool> {
         self.own_session(p, id).await?;
-        let stop = self
-            .inner
-            .answering
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned();
-        // notify_one keeps the permit when the answer is not waiting at this instant.
-        Ok(stop.map(|s| s.notify_one()).is_some())
+        if self.ring_stop(id) {
+            return Ok(true);
+        }
+        let now = self.now();
+        let elsewhere = self
+            .store_ref()
+            .list_interactions(id)
+            .await?
+            .iter()
+            .any(|i| i.state == InteractionState::Waiting && now - i.updated_at < STALE_ANSWER);
+        if elsewhere {
+            self.publish_control(crate::events::ControlEvent::StopAnswer {
+                session_id: id.clone(),
+            });
+        }
+        Ok(elsewhere)
     }
 
     /// Answers the last user message again, replacing the answers after it.
@@ -527,7 +534,7 @@ impl ControlPlane {
     }
 
     fn publish(&self, session_id: &SessionId, event: &ChatEvent) {
-        self.inner.events.publish(crate::events::BusEvent {
+        self.inner.events.publish(crate::events::BusEvent::Chat {
             session_id: session_id.clone(),
             event: event.clone(),
         });

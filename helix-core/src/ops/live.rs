@@ -135,17 +135,22 @@ impl SessionFeed {
         }
         loop {
             let ev = match self.rx.recv().await {
-                Ok(ev) if ev.session_id == self.session_id => ev,
-                Ok(_) => continue,
+                Ok(ev) => ev,
                 // Too slow to keep up: start over from a fresh snapshot.
                 Err(RecvError::Lagged(_)) => return Some(self.resnapshot().await),
                 Err(RecvError::Closed) => return None,
             };
-            match self.admit(&ev.event) {
+            let BusEvent::Chat { session_id, event } = &*ev else {
+                continue;
+            };
+            if session_id != &self.session_id {
+                continue;
+            }
+            match self.admit(event) {
                 Admit::Emit => {
                     return Some(Ok(FeedItem::Event {
-                        session_id: ev.session_id.clone(),
-                        event: ev.event.clone(),
+                        session_id: session_id.clone(),
+                        event: event.clone(),
                     }));
                 }
                 Admit::Drop => {}

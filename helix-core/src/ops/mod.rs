@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod apps;
+pub mod auth_cache;
+pub(crate) mod bus_control;
 pub mod chat;
 pub mod gateway;
 pub mod live;

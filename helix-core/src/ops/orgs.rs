@@ -58,6 +58,7 @@ impl ControlPlane {
             created_at: self.now(),
         };
         self.store_ref().create_org(&org, &p.user.id).await?;
+        self.auth_changed();
         Ok(OrgWithRole {
             org,
             role: Role::Owner,
@@ -97,7 +98,8 @@ impl ControlPlane {
     pub async fn delete_org(&self, p: &Principal, id: &OrgId) -> Result<()> {
         authz::authorize_org(self.store_ref(), p, id, OrgAction::Own).await?;
         self.store_ref().delete_org(id).await?;
-        self.forget_providers();
+        self.auth_changed();
+        self.providers_changed();
         Ok(())
     }
 
@@ -135,6 +137,7 @@ impl ControlPlane {
         self.store_ref()
             .put_member(org, &user.id, req.role, self.now())
             .await?;
+        self.auth_changed();
         self.member(org, &user.id).await
     }
 
@@ -158,6 +161,7 @@ impl ControlPlane {
         self.store_ref()
             .put_member(org, user, req.role, current.created_at)
             .await?;
+        self.auth_changed();
         self.member(org, user).await
     }
 
@@ -178,6 +182,7 @@ impl ControlPlane {
             self.ensure_other_owner(org).await?;
         }
         self.store_ref().remove_member(org, user).await?;
+        self.auth_changed();
         Ok(())
     }
 

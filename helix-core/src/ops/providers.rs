@@ -132,7 +132,7 @@ impl ControlPlane {
         self.store_ref()
             .create_provider_endpoint(&endpoint, sealed.as_deref())
             .await?;
-        self.forget_providers();
+        self.providers_changed();
         tracing::info!(endpoint = %endpoint.id, name = %endpoint.name, "provider endpoint created");
         Ok(endpoint)
     }
@@ -163,7 +163,7 @@ impl ControlPlane {
         self.store_ref()
             .create_provider_endpoint(&endpoint, None)
             .await?;
-        self.forget_providers();
+        self.providers_changed();
         tracing::info!(endpoint = %endpoint.id, "runner pool endpoint created");
         Ok(Some(endpoint))
     }
@@ -182,13 +182,7 @@ impl ControlPlane {
     }
 
     async fn endpoints_for(&self, p: &Principal, all_orgs: bool) -> Result<Vec<ProviderEndpoint>> {
-        let orgs: Vec<_> = self
-            .store_ref()
-            .list_orgs_for_user(&p.user.id)
-            .await?
-            .into_iter()
-            .map(|o| o.org.id)
-            .collect();
+        let orgs = self.member_org_ids(&p.user.id).await?;
         let mut visible: Vec<ProviderEndpoint> = self
             .providers()
             .await?
@@ -227,7 +221,7 @@ impl ControlPlane {
         let endpoint = self.get_provider_endpoint(p, id).await?;
         self.authorize_scope_manage(p, &endpoint.scope).await?;
         self.store_ref().delete_provider_endpoint(id).await?;
-        self.forget_providers();
+        self.providers_changed();
         Ok(())
     }
 
@@ -252,7 +246,7 @@ impl ControlPlane {
             created_at: self.now(),
         };
         self.store_ref().create_model(&model).await?;
-        self.forget_providers();
+        self.providers_changed();
         Ok(model)
     }
 

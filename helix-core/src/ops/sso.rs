@@ -231,6 +231,7 @@ impl ControlPlane {
             let admin = id.groups.iter().any(|g| cfg.admin_groups.contains(g));
             if admin != user.is_admin {
                 store.set_user_admin(&user.id, admin).await?;
+                self.auth_changed();
                 user.is_admin = admin;
             }
         }
@@ -249,6 +250,7 @@ impl ControlPlane {
                 store
                     .put_member(&grant.org_id, &user.id, grant.role, self.now())
                     .await?;
+                self.auth_changed();
             }
         }
         Ok(user)

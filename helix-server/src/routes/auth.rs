@@ -59,12 +59,16 @@ pub async fn config(State(s): State<AppState>) -> ApiResult<Json<AuthConfig>> {
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn register(
     State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    Ok((StatusCode::CREATED, Json(s.cp.register(req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.cp.register_from(req, client).await?),
+    ))
 }
 
 fn login_response(s: &AppState, out: LoginOutcome) -> Response {
