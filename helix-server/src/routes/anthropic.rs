@@ -2,11 +2,11 @@
 //! can use Helix as their base URL (key in `x-api-key`). Errors use Anthropic's shape:
 //! `{"type": "error", "error": {"type", "message"}}`.
 
+use super::sse::SseEvent;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Auth};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
@@ -56,14 +56,10 @@ pub async fn messages(
     match s.cp.messages(&p, &body).await? {
         MessagesOutcome::Message(m) => Ok(Json(m).into_response()),
         MessagesOutcome::Stream(events) => {
-            let sse = events.map(|(name, data)| {
-                Ok::<_, std::convert::Infallible>(
-                    Event::default().event(name).data(data.to_string()),
-                )
-            });
-            Ok(Sse::new(sse)
-                .keep_alive(KeepAlive::default())
-                .into_response())
+            Ok(super::sse::response(events.map(|(name, data)| SseEvent {
+                name: Some(name),
+                data: data.to_string(),
+            })))
         }
     }
 }

@@ -17,6 +17,7 @@ mod runners;
 mod sandbox_hosts;
 mod sandboxes;
 mod sessions;
+mod sse;
 mod usage;
 pub(crate) mod web;
 mod ws;

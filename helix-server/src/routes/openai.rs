@@ -1,12 +1,12 @@
 //! The OpenAI-compatible API under `/v1`: the official `openai` clients work against it
 //! unchanged. Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 
+use super::sse::SseEvent;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Auth};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
@@ -57,14 +57,7 @@ pub async fn chat_completions(
     let ApiJson(req) = body?;
     if req.is_stream() {
         let stream = s.cp.chat_completion_stream(&p, req).await?;
-        let mut resp = Sse::new(sse_events(stream))
-            .keep_alive(KeepAlive::default())
-            .into_response();
-        resp.headers_mut().insert(
-            "x-accel-buffering",
-            axum::http::HeaderValue::from_static("no"),
-        );
-        Ok(resp)
+        Ok(super::sse::response(sse_events(stream)))
     } else {
         Ok(Json(s.cp.chat_completion(&p, req).await?).into_response())
     }
@@ -72,19 +65,17 @@ pub async fn chat_completions(
 
 /// Chunks as `data:` events, then `data: [DONE]`; an upstream failure becomes one
 /// error event and a clean end of the stream instead of a broken connection.
-fn sse_events(
-    stream: ChatStream,
-) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+fn sse_events(stream: ChatStream) -> impl futures::Stream<Item = SseEvent> {
     futures::stream::unfold(Some(stream), |state| async move {
         let mut stream = state?;
         match stream.next().await {
-            Some(Ok(chunk)) => Some((Ok(Event::default().data(chunk.to_string())), Some(stream))),
+            Some(Ok(chunk)) => Some((SseEvent::data(chunk.to_string()), Some(stream))),
             Some(Err(e)) => {
                 let e = ApiError::from(e);
                 tracing::warn!(code = e.code, message = %e.message, "stream failed mid-answer");
-                Some((Ok(Event::default().data(error_json(&e).to_string())), None))
+                Some((SseEvent::data(error_json(&e).to_string()), None))
             }
-            None => Some((Ok(Event::default().data("[DONE]")), None)),
+            None => Some((SseEvent::data("[DONE]"), None)),
         }
     })
 }

@@ -1,11 +1,11 @@
 //! `/api/v1/sessions`: native chat with every message kept.
 
+use super::sse::SseEvent;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{parse_id, ApiJson, ApiQuery, Auth};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use helix_core::model::ChatSession;
@@ -32,14 +32,9 @@ async fn turn_response(events: Receiver<ChatEvent>, stream: bool) -> Response {
         let sse = futures::stream::unfold(events, |mut rx| async move {
             let ev = rx.recv().await?;
             let data = serde_json::to_string(&ev).unwrap_or_default();
-            Some((
-                Ok::<_, std::convert::Infallible>(Event::default().data(data)),
-                rx,
-            ))
+            Some((SseEvent::data(data), rx))
         });
-        return Sse::new(sse)
-            .keep_alive(KeepAlive::default())
-            .into_response();
+        return super::sse::response(sse);
     }
     let mut events = events;
     let mut last = None;
