@@ -41,7 +41,7 @@ pub(crate) struct Inner {
     pub(crate) usage_tx: Option<tokio::sync::mpsc::Sender<crate::model::UsageRecord>>,
     /// Sessions with an answer running in this process, each with the bell that stops it.
     pub(crate) answering: std::sync::Mutex<
-        std::collections::HashMap<crate::id::SessionId, std::sync::Arc<tokio::sync::Notify>>,
+        std::collections::HashMap<crate::id::SessionId, Arc<crate::ops::chat::RunningTurn>>,
     >,
     /// Whether user and org endpoints may point at private addresses.
     pub(crate) allow_private_upstreams: bool,
@@ -55,7 +55,7 @@ pub(crate) struct Inner {
     pub(crate) login_limiter: crate::limits::RateLimiter,
     /// Limit settings, as last read.
     pub(crate) limit_settings:
-        std::sync::Mutex<Option<(std::time::Instant, crate::ops::accounts::InstanceSettings)>>,
+        crate::ops::cache_slot::CacheSlot<crate::ops::accounts::InstanceSettings>,
     /// This control plane on the event bus (it skips its own control events).
     pub(crate) instance_id: String,
     /// API keys and memberships, as last read.

@@ -43,6 +43,8 @@ pub enum ControlEvent {
     StopAnswer {
         /// The session.
         session_id: SessionId,
+        /// The answer to stop (a later answer of the session is left alone).
+        interaction_id: crate::id::InteractionId,
     },
     /// Users, API keys or org memberships changed: cached principals are stale.
     AuthChanged,

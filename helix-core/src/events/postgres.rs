@@ -6,7 +6,7 @@
 //! of a session arrive everywhere in the order they were published. Payloads over the
 //! NOTIFY limit are stored in `event_payloads` and notified by id.
 
-use super::{BusEvent, EventBus, WireEvent};
+use super::{BusEvent, ControlEvent, EventBus, WireEvent};
 use crate::error::{CoreError, Result};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::PgPool;
@@ -121,12 +121,19 @@ async fn listen_loop(
     origin: String,
 ) {
     loop {
-        // recv() reconnects by itself after a lost connection (events in between are
-        // lost; feeds recover through their gap detection).
-        let note = match listener.recv().await {
-            Ok(n) => n,
+        // After a lost connection the next try_recv() reconnects. Events in between are
+        // lost: live feeds recover through their gap detection, and every cache a
+        // missed control event might have dropped is dropped now.
+        let note = match listener.try_recv().await {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                tracing::warn!("event listener lost its connection; reconnecting");
+                missed_events(&local);
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "event listener error");
+                missed_events(&local);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -155,6 +162,20 @@ async fn listen_loop(
             }
             Err(e) => tracing::warn!(error = %e, "malformed event payload"),
         }
+    }
+}
+
+/// Tells this process's subscribers that control events may have been missed.
+fn missed_events(local: &broadcast::Sender<Arc<BusEvent>>) {
+    for change in [
+        ControlEvent::AuthChanged,
+        ControlEvent::ProvidersChanged,
+        ControlEvent::LimitsChanged,
+    ] {
+        let _ = local.send(Arc::new(BusEvent::Control {
+            origin: "event-bus".into(),
+            change,
+        }));
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::control_plane::{ControlPlane, Inner};
 use crate::events::{BusEvent, ControlEvent};
-use crate::id::SessionId;
+use crate::id::{InteractionId, SessionId};
 use std::sync::{Arc, Weak};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -43,8 +43,11 @@ impl ControlPlane {
             return;
         }
         match change {
-            ControlEvent::StopAnswer { session_id } => {
-                self.ring_stop(session_id);
+            ControlEvent::StopAnswer {
+                session_id,
+                interaction_id,
+            } => {
+                self.ring_stop(session_id, Some(interaction_id));
             }
             ControlEvent::AuthChanged => self.inner.auth_cache.clear(),
             ControlEvent::ProvidersChanged => self.forget_providers(),
@@ -66,17 +69,28 @@ impl ControlPlane {
         self.forget_limit_settings();
     }
 
-    /// Stops the session's answer if it runs in this process; whether it did.
-    pub(crate) fn ring_stop(&self, id: &SessionId) -> bool {
-        let stop = self
+    /// Stops the session's answer if it runs in this process (and, given `only`, is that
+    /// interaction); whether it did.
+    pub(crate) fn ring_stop(&self, id: &SessionId, only: Option<&InteractionId>) -> bool {
+        let running = self
             .inner
             .answering
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned();
+        let Some(running) = running else {
+            return false;
+        };
+        if let Some(only) = only {
+            let answer = running.answer.lock().unwrap_or_else(|e| e.into_inner());
+            if answer.as_ref() != Some(only) {
+                return false;
+            }
+        }
         // notify_one keeps the permit when the answer is not waiting at this instant.
-        stop.map(|s| s.notify_one()).is_some()
+        running.stop.notify_one();
+        true
     }
 
     /// Provider configuration changed here: drops the snapshot here and in the other
@@ -90,5 +104,42 @@ impl ControlPlane {
     pub(crate) fn limits_changed(&self) {
         self.forget_limit_settings();
         self.publish_control(ControlEvent::LimitsChanged);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::chat::RunningTurn;
+
+    #[tokio::test]
+    async fn a_relayed_stop_ends_only_the_answer_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqlStore::open_sqlite_dir(dir.path()).await.unwrap();
+        let (secrets, _) = crate::SecretBox::load_or_generate(None, dir.path()).unwrap();
+        let cp = ControlPlane::builder()
+            .store(Arc::new(store))
+            .secrets(secrets)
+            .build()
+            .unwrap();
+        let session = SessionId::new();
+        let (old, new) = (InteractionId::new(), InteractionId::new());
+        let running = Arc::new(RunningTurn::default());
+        *running.answer.lock().unwrap() = Some(new.clone());
+        cp.inner
+            .answering
+            .lock()
+            .unwrap()
+            .insert(session.clone(), running.clone());
+        let rung = || futures::FutureExt::now_or_never(running.stop.notified()).is_some();
+        // A late stop for the session's previous answer.
+        assert!(!cp.ring_stop(&session, Some(&old)));
+        assert!(!rung());
+        assert!(!cp.ring_stop(&SessionId::new(), None));
+        assert!(cp.ring_stop(&session, Some(&new)));
+        assert!(rung());
+        // A local stop (no name) ends whatever runs.
+        assert!(cp.ring_stop(&session, None));
+        assert!(rung());
     }
 }

@@ -272,11 +272,12 @@ impl ControlPlane {
     }
 
     /// Stops the session's running answer: what it generated so far is kept as a
-    /// complete answer. An answer another replica runs is stopped there (through the
-    /// event bus). `false` when no answer of the session is running.
+    /// complete answer. An answer another replica runs (one `waiting` in the store,
+    /// written in the last two minutes) is stopped there, through the event bus; `true`
+    /// then means the stop was sent. `false` when no answer of the session is running.
     pub async fn stop_answer(&self, p: &Principal, id: &SessionId) -> Result<bool> {
         self.own_session(p, id).await?;
-        if self.ring_stop(id) {
+        if self.ring_stop(id, None) {
             return Ok(true);
         }
         let now = self.now();
@@ -284,14 +285,17 @@ impl ControlPlane {
             .store_ref()
             .list_interactions(id)
             .await?
-            .iter()
-            .any(|i| i.state == InteractionState::Waiting && now - i.updated_at < STALE_ANSWER);
-        if elsewhere {
-            self.publish_control(crate::events::ControlEvent::StopAnswer {
-                session_id: id.clone(),
-            });
-        }
-        Ok(elsewhere)
+            .into_iter()
+            .find(|i| i.state == InteractionState::Waiting && now - i.updated_at < STALE_ANSWER);
+        let Some(answer) = elsewhere else {
+            return Ok(false);
+        };
+        // Names the answer, so a stop that arrives late cannot end a newer one.
+        self.publish_control(crate::events::ControlEvent::StopAnswer {
+            session_id: id.clone(),
+            interaction_id: answer.id,
+        });
+        Ok(true)
     }
 
     /// Answers the last user message again, replacing the answers after it.
@@ -409,6 +413,11 @@ impl ControlPlane {
         first.push(ChatEvent::InteractionCreated {
             interaction: answer.clone(),
         });
+        *turn
+            .running
+            .answer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(answer.id.clone());
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         for ev in first {
             self.publish(&session.id, &ev);
@@ -416,7 +425,7 @@ impl ControlPlane {
         }
         let (cp, p) = (self.clone(), p.clone());
         tokio::spawn(async move {
-            let stop = turn.stop.clone();
+            let stop = turn.running.stop.clone();
             cp.run_answer(p, session.id, request, answer, tx, stop)
                 .await;
             drop(turn);
@@ -545,12 +554,20 @@ impl ControlPlane {
 /// or restarted process); answers that are running are written every second.
 const STALE_ANSWER: chrono::Duration = chrono::Duration::minutes(2);
 
+/// A session's answer running in this process.
+#[derive(Debug, Default)]
+pub(crate) struct RunningTurn {
+    /// Rung by [`ControlPlane::stop_answer`].
+    pub(crate) stop: Arc<tokio::sync::Notify>,
+    /// The answer's interaction, once created.
+    pub(crate) answer: std::sync::Mutex<Option<InteractionId>>,
+}
+
 /// Holds a session's turn: one answer at a time per session. Released when dropped.
 pub(crate) struct TurnGuard {
     cp: ControlPlane,
     id: SessionId,
-    /// Rung by [`ControlPlane::stop_answer`].
-    stop: Arc<tokio::sync::Notify>,
+    running: Arc<RunningTurn>,
 }
 
 impl Drop for TurnGuard {
@@ -570,7 +587,7 @@ impl ControlPlane {
     /// it is marked failed so the session can go on.
     async fn begin_turn(&self, id: &SessionId) -> Result<TurnGuard> {
         let busy = || CoreError::Conflict(format!("session {id} is still answering"));
-        let stop = Arc::new(tokio::sync::Notify::new());
+        let running = Arc::new(RunningTurn::default());
         match self
             .inner
             .answering
@@ -579,12 +596,12 @@ impl ControlPlane {
             .entry(id.clone())
         {
             std::collections::hash_map::Entry::Occupied(_) => return Err(busy()),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(stop.clone()),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(running.clone()),
         };
         let guard = TurnGuard {
             cp: self.clone(),
             id: id.clone(),
-            stop,
+            running,
         };
         let now = self.now();
         for mut i in self.store_ref().list_interactions(id).await? {

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod apps;
 pub mod auth_cache;
 pub(crate) mod bus_control;
+pub(crate) mod cache_slot;
 pub mod chat;
 pub mod gateway;
 pub mod live;

@@ -1,7 +1,7 @@
 //! The provider configuration the gateway reads on every call, served from a snapshot
-//! that lives a few seconds (and is dropped at once when this process changes an
-//! endpoint or model), so a model call does not re-read it from the database.
-//! Another replica's change shows here within [`PROVIDERS_TTL`].
+//! that lives a few seconds, so a model call does not re-read it from the database. A
+//! change drops it at once, here and (through the event bus) on other replicas;
+//! [`PROVIDERS_TTL`] bounds a missed notification.
 
 use crate::control_plane::ControlPlane;
 use crate::error::Result;
@@ -9,7 +9,7 @@ use crate::id::ProviderEndpointId;
 use crate::model::{Model, ProviderEndpoint};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a snapshot of the provider configuration is used.
 pub const PROVIDERS_TTL: Duration = Duration::from_secs(5);
@@ -24,44 +24,27 @@ pub(crate) struct ProviderSnapshot {
 }
 
 /// The cache slot in the control plane.
-pub(crate) type ProviderCache = Mutex<Option<(Instant, Arc<ProviderSnapshot>)>>;
+pub(crate) type ProviderCache = super::cache_slot::CacheSlot<Arc<ProviderSnapshot>>;
 
 impl ControlPlane {
     /// The current snapshot.
     pub(crate) async fn providers(&self) -> Result<Arc<ProviderSnapshot>> {
-        {
-            let cache = self
-                .inner
-                .providers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let Some((_, snap)) = cache
-                .as_ref()
-                .filter(|(at, _)| at.elapsed() < PROVIDERS_TTL)
-            {
-                return Ok(snap.clone());
-            }
-        }
+        let generation = match self.inner.providers.get(PROVIDERS_TTL) {
+            Ok(snap) => return Ok(snap),
+            Err(generation) => generation,
+        };
         let snap = Arc::new(ProviderSnapshot {
             endpoints: self.store_ref().list_provider_endpoints().await?,
             models: self.store_ref().list_models(None).await?,
             keys: Mutex::default(),
         });
-        *self
-            .inner
-            .providers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), snap.clone()));
+        self.inner.providers.put(generation, snap.clone());
         Ok(snap)
     }
 
-    /// Drops the snapshot (this process changed the configuration).
+    /// Drops the snapshot (the configuration changed, here or on another replica).
     pub(crate) fn forget_providers(&self) {
-        *self
-            .inner
-            .providers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.inner.providers.clear();
         self.inner
             .model_lists
             .lock()

@@ -298,36 +298,18 @@ impl ControlPlane {
     }
 
     async fn cached_limit_settings(&self) -> Result<crate::ops::accounts::InstanceSettings> {
-        {
-            let cache = self
-                .inner
-                .limit_settings
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let Some((at, s)) = cache
-                .as_ref()
-                .filter(|(at, _)| at.elapsed() < LIMIT_SETTINGS_TTL)
-            {
-                let _ = at;
-                return Ok(s.clone());
-            }
-        }
+        let generation = match self.inner.limit_settings.get(LIMIT_SETTINGS_TTL) {
+            Ok(s) => return Ok(s),
+            Err(generation) => generation,
+        };
         let fresh = self.instance_settings().await?;
-        *self
-            .inner
-            .limit_settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), fresh.clone()));
+        self.inner.limit_settings.put(generation, fresh.clone());
         Ok(fresh)
     }
 
-    /// Forgets cached limit settings (after an admin changed them).
+    /// Forgets cached limit settings (an admin changed them, here or on another replica).
     pub(crate) fn forget_limit_settings(&self) {
-        *self
-            .inner
-            .limit_settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.inner.limit_settings.clear();
     }
 
     async fn quota_used(&self, p: &Principal) -> Result<i64> {
