@@ -106,57 +106,89 @@ async fn json_post(url: &str, key: &str, body: Value) -> Value {
     r.json().await.unwrap()
 }
 
+/// Two `helix serve` processes on the PostgreSQL database at `url`, ready.
+async fn two_replicas(url: &str, extra: &[&str]) -> (Server, Server) {
+    let key_hex = "7f".repeat(31) + "01";
+    let mut args = vec!["--database-url", url, "--encryption-key", key_hex.as_str()];
+    args.extend_from_slice(extra);
+    let mut a = Server::start(&args);
+    let mut b = Server::start(&args);
+    a.wait_healthy().await;
+    b.wait_healthy().await;
+    (a, b)
+}
+
+/// A user registered and signed in on `base` (cookie client and CSRF token).
+struct SignedIn {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+impl SignedIn {
+    async fn sign_up(base: &str, email: &str) -> SignedIn {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let creds = json!({"email": email, "password": "correct horse battery"});
+        http.post(format!("{base}/api/v1/auth/register"))
+            .json(&creds)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        let login: Value = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&creds)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = login["csrf_token"].as_str().unwrap().to_owned();
+        SignedIn {
+            http,
+            base: base.to_owned(),
+            csrf,
+        }
+    }
+
+    /// A new API key: the secret and its id.
+    async fn new_key(&self, name: &str) -> (String, String) {
+        let k: Value = self
+            .http
+            .post(format!("{}/api/v1/api-keys", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            k["key"].as_str().unwrap().to_owned(),
+            k["id"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_updates_cross_replicas_through_postgres() {
     let Some(url) = helix_core::testing::postgres_url().await else {
         return;
     };
     let up = upstream().await;
-    let key_hex = "7f".repeat(31) + "01";
-    let shared = [
-        "--database-url",
-        url.as_str(),
-        "--encryption-key",
-        key_hex.as_str(),
-    ];
-    let mut a = Server::start(&shared);
-    let mut b = Server::start(&shared);
-    a.wait_healthy().await;
-    b.wait_healthy().await;
+    let (a, b) = two_replicas(&url, &[]).await;
 
     // Everything is created on replica A.
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let creds = json!({"email": "ada@example.com", "password": "correct horse battery"});
-    http.post(format!("{}/api/v1/auth/register", a.base))
-        .json(&creds)
-        .send()
+    let (key, _) = SignedIn::sign_up(&a.base, "ada@example.com")
         .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", a.base))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key: Value = http
-        .post(format!("{}/api/v1/api-keys", a.base))
-        .header("x-csrf-token", login["csrf_token"].as_str().unwrap())
-        .json(&json!({"name": "k"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["key"].as_str().unwrap().to_owned();
+        .new_key("k")
+        .await;
     json_post(&format!("{}/api/v1/providers", a.base), &key,
         json!({"name": "fake", "kind": "openai", "base_url": up, "api_key": UPSTREAM_KEY, "scope": "global"})).await;
     let session = json_post(
@@ -227,62 +259,9 @@ async fn stops_and_revocations_cross_replicas() {
         return;
     };
     let up = upstream().await;
-    let key_hex = "7f".repeat(31) + "02";
-    let shared = [
-        "--database-url",
-        url.as_str(),
-        "--encryption-key",
-        key_hex.as_str(),
-        "--auth-cache-secs",
-        "300",
-    ];
-    let mut a = Server::start(&shared);
-    let mut b = Server::start(&shared);
-    a.wait_healthy().await;
-    b.wait_healthy().await;
-
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let creds = json!({"email": "grace@example.com", "password": "correct horse battery"});
-    http.post(format!("{}/api/v1/auth/register", a.base))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", a.base))
-        .json(&creds)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = login["csrf_token"].as_str().unwrap().to_owned();
-    let new_key = |name: &'static str| {
-        let (http, base, csrf) = (http.clone(), a.base.clone(), csrf.clone());
-        async move {
-            let k: Value = http
-                .post(format!("{base}/api/v1/api-keys"))
-                .header("x-csrf-token", csrf)
-                .json(&json!({"name": name}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (
-                k["key"].as_str().unwrap().to_owned(),
-                k["id"].as_str().unwrap().to_owned(),
-            )
-        }
-    };
-    let (key, _) = new_key("main").await;
+    let (a, b) = two_replicas(&url, &["--auth-cache-secs", "300"]).await;
+    let grace = SignedIn::sign_up(&a.base, "grace@example.com").await;
+    let (key, _) = grace.new_key("main").await;
     json_post(&format!("{}/api/v1/providers", a.base), &key,
         json!({"name": "fake", "kind": "openai", "base_url": up, "api_key": UPSTREAM_KEY, "scope": "global"})).await;
 
@@ -343,7 +322,7 @@ async fn stops_and_revocations_cross_replicas() {
     );
 
     // A key A has just checked (and cached) is revoked on B: A refuses it at once.
-    let (doomed, doomed_id) = new_key("doomed").await;
+    let (doomed, doomed_id) = grace.new_key("doomed").await;
     let models = |base: String, key: String| async move {
         reqwest::Client::new()
             .get(format!("{base}/v1/models"))
@@ -354,9 +333,10 @@ async fn stops_and_revocations_cross_replicas() {
             .status()
     };
     assert_eq!(models(a.base.clone(), doomed.clone()).await, 200);
-    let r = http
+    let r = grace
+        .http
         .delete(format!("{}/api/v1/api-keys/{doomed_id}", b.base))
-        .header("x-csrf-token", &csrf)
+        .header("x-csrf-token", &grace.csrf)
         .send()
         .await
         .unwrap();

@@ -3,7 +3,6 @@
 
 use crate::auth::{Credentials, Principal};
 use crate::model::{ProviderKind, Role, Scope};
-use crate::ops::accounts::{LoginRequest, RegisterRequest};
 use crate::ops::api_keys::CreateApiKeyRequest;
 use crate::ops::orgs::{AddMemberRequest, CreateOrgRequest};
 use crate::ops::providers::CreateProviderEndpointRequest;
@@ -22,31 +21,7 @@ async fn control_plane(ttl: Duration) -> (ControlPlane, Principal, Principal, te
         .auth_cache_ttl(ttl)
         .build()
         .unwrap();
-    let mut principals = Vec::new();
-    for email in ["root@x.io", "user@x.io"] {
-        let password = "correct horse".to_owned();
-        cp.register(RegisterRequest {
-            email: email.into(),
-            password: password.clone(),
-            name: None,
-        })
-        .await
-        .unwrap();
-        let login = cp
-            .login(LoginRequest {
-                email: email.into(),
-                password,
-            })
-            .await
-            .unwrap();
-        let creds = Credentials {
-            session_token: Some(login.session_token),
-            ..Default::default()
-        };
-        principals.push(cp.authenticate(&creds).await.unwrap());
-    }
-    let user = principals.pop().unwrap();
-    let admin = principals.pop().unwrap();
+    let (admin, user, _) = crate::ops::test_users::admin_and_user(&cp).await;
     (cp, admin, user, dir)
 }
 

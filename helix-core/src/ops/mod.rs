@@ -16,6 +16,8 @@ pub mod provider_cache;
 pub mod providers;
 pub mod runner_tokens;
 pub mod sso;
+#[cfg(test)]
+mod test_users;
 pub mod upstream_policy;
 pub mod usage;
 mod validate;

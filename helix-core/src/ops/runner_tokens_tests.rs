@@ -1,7 +1,6 @@
 use super::*;
 use crate::auth::Credentials;
 use crate::clock::ManualClock;
-use crate::ops::accounts::{LoginRequest, RegisterRequest};
 use crate::ops::api_keys::CreateApiKeyRequest;
 use crate::{ErrorCode, SecretBox, SqlStore};
 use std::sync::Arc;
@@ -26,40 +25,13 @@ async fn fixture() -> Fixture {
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
-    let mut principals = Vec::new();
-    let mut tokens = Vec::new();
-    for email in ["root@x.io", "user@x.io"] {
-        let password = "correct horse".to_owned();
-        cp.register(RegisterRequest {
-            email: email.into(),
-            password: password.clone(),
-            name: None,
-        })
-        .await
-        .unwrap();
-        let login = cp
-            .login(LoginRequest {
-                email: email.into(),
-                password,
-            })
-            .await
-            .unwrap();
-        let creds = Credentials {
-            session_token: Some(login.session_token.clone()),
-            ..Default::default()
-        };
-        principals.push(cp.authenticate(&creds).await.unwrap());
-        tokens.push(login.session_token);
-    }
-    let user = principals.pop().unwrap();
-    let admin = principals.pop().unwrap();
-    assert!(admin.is_admin() && !user.is_admin());
+    let (admin, user, admin_session_token) = crate::ops::test_users::admin_and_user(&cp).await;
     Fixture {
         cp,
         clock,
         admin,
         user,
-        admin_session_token: tokens.swap_remove(0),
+        admin_session_token,
         _dir: dir,
     }
 }
